@@ -1,0 +1,83 @@
+# Visita — every task a developer or CI runs. `make run` and `make test` do
+# everything on a fresh Debian machine; the other targets are their parts.
+#
+# The build is driven directly (no cargo-leptos): cargo builds the server
+# (feature ssr) and the WASM (feature hydrate), wasm-bindgen and wasm-opt
+# finish the bundle, and the style and public files are copied beside it.
+# That is all cargo-leptos does for us, without its 23-minute install.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export VISITA_TOOLS ?= $(HOME)/.cache/visita/tools
+# The pinned wasm-bindgen CLI and npm's wasm-opt come first on PATH.
+export PATH := $(shell scripts/install-tools.sh print-path):$(PATH)
+
+TARGET := $(or $(CARGO_TARGET_DIR),target)
+SITE := $(TARGET)/site
+PKG := $(SITE)/pkg
+RAW_WASM := $(TARGET)/wasm32-unknown-unknown/wasm-release/frontend.wasm
+CARGO_FLAGS := --locked
+
+.PHONY: help tools build server site run test test-rust test-browser bench fmt lint clean
+
+help:
+	@echo "make run    build everything (installing what is missing) and start Visita"
+	@echo "make test   run every test: unit, integration and browser"
+	@echo "make build  release binary in $(TARGET)/release/visita, site in $(SITE)"
+	@echo "make lint   rustfmt and clippy, as CI expects them"
+	@echo "make bench  print the performance figures"
+
+tools:
+	@scripts/install-tools.sh
+
+build: tools
+	@$(MAKE) --no-print-directory server site
+
+server:
+	cargo build $(CARGO_FLAGS) --release -p server
+
+# The hydrate bundle: <name>.js + <name>_bg.wasm, as leptos' HydrationScripts
+# expects them when LEPTOS_OUTPUT_NAME is not baked in at compile time.
+site:
+	cargo build $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+	@mkdir -p $(PKG)
+	@if [ ! -f $(PKG)/visita_bg.wasm ] || [ $(RAW_WASM) -nt $(PKG)/visita_bg.wasm ]; then \
+		echo "wasm-bindgen + wasm-opt"; \
+		wasm-bindgen --target web --no-typescript --out-dir $(PKG) --out-name visita $(RAW_WASM); \
+		wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+			$(PKG)/visita_bg.wasm -o $(PKG)/visita_bg.wasm; \
+		brotli -f -q 11 $(PKG)/visita_bg.wasm $(PKG)/visita.js; \
+		gzip -f -k -9 $(PKG)/visita_bg.wasm $(PKG)/visita.js; \
+	fi
+	@cp style/main.css $(PKG)/visita.css
+	@cp -r public/. $(SITE)/
+	@printf 'site: %s  wasm %s bytes (brotli %s)\n' "$(SITE)" \
+		"$$(stat -c %s $(PKG)/visita_bg.wasm)" "$$(stat -c %s $(PKG)/visita_bg.wasm.br)"
+
+run: build
+	VISITA_SITE_DIR=$(SITE) $(TARGET)/release/visita serve
+
+test: build
+	@$(MAKE) --no-print-directory test-rust test-browser
+
+# app and server only: building the frontend for the host would unify the
+# ssr and hydrate features of `app`.
+test-rust:
+	cargo test $(CARGO_FLAGS) --release -p app -p server
+
+test-browser:
+	cd end2end && VISITA_BIN="$(abspath $(TARGET))/release/visita" VISITA_SITE_DIR="$(abspath $(SITE))" npm test
+
+bench: build
+	cargo bench $(CARGO_FLAGS) -p server
+
+lint:
+	cargo fmt --all --check
+	cargo clippy $(CARGO_FLAGS) --release -p app -p server -- -D warnings
+	cargo clippy $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
+
+clean:
+	rm -rf $(SITE)
+	cargo clean

@@ -1,0 +1,244 @@
+//! Domain types shared by the browser and the server: who people are and what
+//! they may be. Nothing here touches the database or the network.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// What a staff member does at the hospital. A person may hold several roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Doctor,
+    Nurse,
+    Scheduler,
+    Translator,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Doctor,
+        Role::Nurse,
+        Role::Scheduler,
+        Role::Translator,
+    ];
+
+    /// The stored and typed form (`doctor`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Doctor => "doctor",
+            Role::Nurse => "nurse",
+            Role::Scheduler => "scheduler",
+            Role::Translator => "translator",
+        }
+    }
+
+    /// The form people read (`Doctor`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Doctor => "Doctor",
+            Role::Nurse => "Nurse",
+            Role::Scheduler => "Scheduler",
+            Role::Translator => "Translator",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a string is not a role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a role (admin, doctor, nurse, scheduler or translator)")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownRole(s.to_string()))
+    }
+}
+
+/// The database key of a staff account (the part after `user:`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UserId(pub String);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who is asking: the result of a valid session. Handed to `authorize`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+}
+
+impl Principal {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A staff account as the admin page shows it: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub disabled: bool,
+    /// RFC 3339; shown as is.
+    pub created_at: String,
+}
+
+/// What a new account needs. Checked by [`NewUser::validate`] on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub password: String,
+}
+
+/// A field-level problem, phrased for the person who typed the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl NewUser {
+    /// Normalises (trims, lower-cases the email) and checks every field.
+    pub fn validate(mut self) -> Result<Self, FieldError> {
+        self.email = self.email.trim().to_lowercase();
+        self.name = self.name.trim().to_string();
+        if !looks_like_email(&self.email) {
+            return Err(FieldError::new(
+                "email",
+                "Enter an email address like name@hospital.org.",
+            ));
+        }
+        if self.name.is_empty() || self.name.chars().count() > 120 {
+            return Err(FieldError::new(
+                "name",
+                "Enter a name of 1 to 120 characters.",
+            ));
+        }
+        if self.roles.is_empty() {
+            return Err(FieldError::new("role", "Choose a role."));
+        }
+        self.roles.sort();
+        self.roles.dedup();
+        check_password_strength(&self.password).map_err(|m| FieldError::new("password", m))?;
+        Ok(self)
+    }
+}
+
+/// Minimum length only, as NIST 800-63B advises; no composition rules.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Bounds argon2's work per request.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+pub fn check_password_strength(password: &str) -> Result<(), &'static str> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        Err("The password must have at least 12 characters.")
+    } else if n > MAX_PASSWORD_CHARS {
+        Err("The password must have at most 256 characters.")
+    } else {
+        Ok(())
+    }
+}
+
+/// Shape check for an email address; delivery is the real test.
+pub fn looks_like_email(value: &str) -> bool {
+    let value = value.trim();
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && value.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !local.contains('@')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert_eq!(" Doctor ".parse::<Role>().unwrap(), Role::Doctor);
+        assert!("surgeon".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn email_shapes() {
+        assert!(looks_like_email("a@b.org"));
+        assert!(!looks_like_email("a@b"));
+        assert!(!looks_like_email("@b.org"));
+        assert!(!looks_like_email("a b@c.org"));
+        assert!(!looks_like_email("a@@c.org"));
+    }
+
+    #[test]
+    fn new_user_is_normalised_and_checked() {
+        let user = NewUser {
+            email: " Dr.House@Hospital.ORG ".into(),
+            name: " Greg House ".into(),
+            roles: vec![Role::Doctor, Role::Doctor],
+            password: "a long enough password".into(),
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(user.email, "dr.house@hospital.org");
+        assert_eq!(user.name, "Greg House");
+        assert_eq!(user.roles, vec![Role::Doctor]);
+
+        let short = NewUser {
+            password: "short".into(),
+            ..user.clone()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(short.field, "password");
+        let no_role = NewUser {
+            roles: vec![],
+            ..user
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(no_role.field, "role");
+    }
+}

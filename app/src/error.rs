@@ -1,0 +1,83 @@
+//! The error every server function returns. It crosses the wire typed (as
+//! JSON), carries its HTTP status, and its `Display` is the sentence the user
+//! reads — so no handler has to invent wording, and none leaks internals.
+
+use crate::authz::Denied;
+use crate::domain::FieldError;
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Please sign in first.")]
+    NotSignedIn,
+    #[error("You are not allowed to do this.")]
+    Forbidden,
+    #[error("The email address or the password is wrong.")]
+    InvalidCredentials,
+    #[error("Too many failed attempts. Wait {minutes} minute(s), then try again.")]
+    RateLimited { minutes: u64 },
+    #[error("{}", .0.message)]
+    Invalid(FieldError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("Something went wrong on our side. Please try again in a moment.")]
+    Internal,
+    /// The request never got a proper answer (network down, server restarting).
+    #[error("Visita could not be reached. Check your connection and try again.")]
+    Unreachable(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotSignedIn | AppError::InvalidCredentials => 401,
+            AppError::Forbidden => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Invalid(_) => 422,
+            AppError::RateLimited { .. } => 429,
+            AppError::Internal => 500,
+            AppError::Unreachable(_) => 502,
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid(FieldError::new(field, message))
+    }
+}
+
+impl From<Denied> for AppError {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::NotSignedIn => AppError::NotSignedIn,
+            Denied::Forbidden => AppError::Forbidden,
+        }
+    }
+}
+
+impl From<FieldError> for AppError {
+    fn from(e: FieldError) -> Self {
+        AppError::Invalid(e)
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // Bad arguments are the caller's fault and worth saying so.
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => AppError::invalid(
+                "form",
+                "The form was incomplete or malformed. Reload the page and try again.",
+            ),
+            other => AppError::Unreachable(other.to_string()),
+        }
+    }
+}

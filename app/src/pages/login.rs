@@ -1,0 +1,56 @@
+//! The staff sign-in page. The form is a real form: it works before (or
+//! without) the WASM; once hydrated it submits in place and shows errors
+//! without a reload.
+
+use crate::api::auth::Login;
+use crate::components::outcome::ActionOutcome;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    // Only the hydrated page can toggle this: the button has no meaning in
+    // plain HTML, so it starts disabled and is enabled by the WASM.
+    let show_password = RwSignal::new(false);
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Title text="Sign in — Visita"/>
+        <main id="main" class="narrow">
+            <h1>"Sign in to Visita"</h1>
+            <p class="lead">"For hospital and clinic staff. Patients do not need an account: use the link you were sent."</p>
+            <ActionForm action=login attr:class="card stack" attr:aria-describedby="login-outcome">
+                <label for="email">"Email address"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required autofocus/>
+                <label for="password">"Password"</label>
+                <div class="with-button">
+                    <input
+                        id="password"
+                        name="password"
+                        autocomplete="current-password"
+                        required
+                        type=move || if show_password.get() { "text" } else { "password" }
+                    />
+                    <button
+                        type="button"
+                        class="secondary"
+                        id="toggle-password"
+                        disabled=move || !hydrated.get()
+                        aria-pressed=move || show_password.get().to_string()
+                        on:click=move |_| show_password.update(|shown| *shown = !*shown)
+                    >
+                        {move || if show_password.get() { "Hide" } else { "Show" }}
+                    </button>
+                </div>
+                <button type="submit" class="primary" disabled=move || login.pending().get()>
+                    {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </ActionForm>
+            <div id="login-outcome">
+                <ActionOutcome value=login.value() success="Signed in."/>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per screen.
+
+pub mod account_password;
+pub mod admin_users;
+pub mod dashboard;
+pub mod login;
+pub mod not_found;

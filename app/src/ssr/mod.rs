@@ -1,0 +1,149 @@
+//! The seam between `app` and `server` (feature `ssr` only). Server functions
+//! are compiled here, but the database and the session store live in
+//! `server`, which depends on `app` and not the other way round. So this
+//! module declares what server functions need as traits; `server` implements
+//! them and hands them in as Leptos context for every request.
+
+use crate::domain::{NewUser, Principal, UserId, UserSummary};
+use crate::error::AppError;
+use async_trait::async_trait;
+use leptos::prelude::*;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Where a request came from, for rate limits and the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// The signed-in staff member behind a request, put in the request's
+/// extensions by the server's session middleware.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub principal: Principal,
+    /// The raw cookie secret, needed only to end this session.
+    pub secret: String,
+}
+
+/// A session just opened or closed: the `Set-Cookie` value to send.
+#[derive(Debug, Clone)]
+pub struct CookieUpdate(pub String);
+
+/// Staff accounts and their sessions. Methods that change something take the
+/// acting principal so the implementation can write the audit trail; the
+/// authorization check itself happens in the server function, before the call.
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    /// Checks the password (with rate limits) and opens a session.
+    async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<CookieUpdate, AppError>;
+    /// Ends the session whose secret is given.
+    async fn logout(
+        &self,
+        session: &CurrentSession,
+        client: &ClientInfo,
+    ) -> Result<CookieUpdate, AppError>;
+    async fn list_users(&self, actor: &Principal) -> Result<Vec<UserSummary>, AppError>;
+    async fn create_user(
+        &self,
+        actor: &Principal,
+        user: NewUser,
+        client: &ClientInfo,
+    ) -> Result<UserSummary, AppError>;
+    async fn set_disabled(
+        &self,
+        actor: &Principal,
+        user: &UserId,
+        disabled: bool,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+    /// Sets another person's password and ends all their sessions.
+    async fn reset_password(
+        &self,
+        actor: &Principal,
+        user: &UserId,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+    /// Checks the current password, sets the new one, ends the other sessions.
+    async fn change_own_password(
+        &self,
+        session: &CurrentSession,
+        current: &str,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+}
+
+/// Everything the server hands to server functions.
+#[derive(Clone)]
+pub struct Services {
+    pub accounts: Arc<dyn Accounts>,
+}
+
+/// What a server function starts with: the services, who is asking (if
+/// anyone), and where from.
+pub struct RequestCtx {
+    pub services: Services,
+    pub session: Option<CurrentSession>,
+    pub client: ClientInfo,
+}
+
+impl RequestCtx {
+    pub fn principal(&self) -> Option<&Principal> {
+        self.session.as_ref().map(|s| &s.principal)
+    }
+
+    /// The session, or `NotSignedIn`.
+    pub fn require_session(&self) -> Result<&CurrentSession, AppError> {
+        self.session.as_ref().ok_or(AppError::NotSignedIn)
+    }
+}
+
+/// Reads the request context. Fails only if the server forgot to provide it.
+pub fn ctx() -> Result<RequestCtx, AppError> {
+    let services = use_context::<Services>().ok_or_else(|| {
+        tracing::error!("server functions called without Services in context");
+        AppError::Internal
+    })?;
+    let parts = use_context::<http::request::Parts>();
+    let session = parts
+        .as_ref()
+        .and_then(|p| p.extensions.get::<CurrentSession>().cloned());
+    let client = parts
+        .as_ref()
+        .and_then(|p| p.extensions.get::<ClientInfo>().cloned())
+        .unwrap_or_default();
+    Ok(RequestCtx {
+        services,
+        session,
+        client,
+    })
+}
+
+/// Turns the outcome of a server function into its HTTP answer: an error
+/// sets the response status, so scripts and tests see 401/403/422/429.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(error.status())
+    {
+        response.set_status(status);
+    }
+    result
+}
+
+/// Sends a `Set-Cookie` header with the server function's response.
+pub fn set_cookie(update: CookieUpdate) {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(value) = http::HeaderValue::from_str(&update.0)
+    {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
+}

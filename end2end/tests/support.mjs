@@ -1,0 +1,115 @@
+// Shared fixtures for the browser tests: a real `visita serve` on a free port
+// with its own temporary data directory, and Debian's Chromium driven by
+// playwright-core (never a downloaded browser).
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ADMIN = { email: 'admin@clinic.test', password: 'first admin password 42' };
+
+const BIN = process.env.VISITA_BIN;
+const SITE = process.env.VISITA_SITE_DIR;
+if (!BIN || !SITE) throw new Error('run through `make test` (VISITA_BIN and VISITA_SITE_DIR are required)');
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts Visita; resolves once /healthz answers. `dataDir` reuses a directory (restart tests). */
+export async function startVisita({ dataDir, env = {} } = {}) {
+  const port = await freePort();
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'visita-e2e-')));
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(BIN, ['serve'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      RUST_LOG: 'warn',
+      VISITA_ADDR: `127.0.0.1:${port}`,
+      VISITA_DATA_DIR: dir,
+      VISITA_SITE_DIR: SITE,
+      VISITA_ADMIN_EMAIL: ADMIN.email,
+      VISITA_ADMIN_PASSWORD: ADMIN.password,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`visita exited early:\n${output}`);
+    try {
+      const response = await fetch(`${url}/healthz`);
+      if (response.ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`visita did not become healthy:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  return {
+    url,
+    dataDir: dir,
+    output: () => output,
+    /** SIGTERM (graceful) by default; 'SIGKILL' simulates a crash. */
+    async stop(signal = 'SIGTERM', { keepData = false } = {}) {
+      if (child.exitCode === null) child.kill(signal);
+      const result = await exited;
+      if (!keepData && !dataDir) await rm(dir, { recursive: true, force: true });
+      return result;
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+    ],
+  });
+}
+
+/** Waits until the WASM has hydrated the page. */
+export async function hydrated(page) {
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+}
+
+/** Fills and submits the sign-in form; resolves with the /api/login response. */
+export async function signIn(page, url, { email, password }) {
+  if (!page.url().endsWith('/login')) await page.goto(`${url}/login`);
+  await hydrated(page);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/login')),
+    page.getByRole('button', { name: 'Sign in' }).click(),
+  ]);
+  return response;
+}

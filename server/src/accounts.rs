@@ -1,0 +1,478 @@
+//! Staff accounts and sessions: the implementation of `app::ssr::Accounts`
+//! on the database, with password hashing, sign-in rate limits, session
+//! expiry and the audit trail.
+
+use crate::auth::cookie::SessionCookie;
+use crate::auth::rate_limit::{FailureLimiter, Policy};
+use crate::auth::{password, token};
+use crate::config::Config;
+use crate::db::{AuditEntry, Db, DbError, UserRow};
+use app::domain::{NewUser, Principal, Role, UserId, UserSummary};
+use app::error::AppError;
+use app::ssr::{Accounts, ClientInfo, CookieUpdate, CurrentSession};
+use async_trait::async_trait;
+use chrono::Utc;
+use std::time::{Duration, Instant};
+
+/// Failed sign-ins tolerated per account before it is paused.
+const ACCOUNT_POLICY: Policy = Policy {
+    max_failures: 8,
+    window: Duration::from_secs(15 * 60),
+};
+/// Failed sign-ins tolerated per client address (a whole clinic may share one).
+const ADDRESS_POLICY: Policy = Policy {
+    max_failures: 15,
+    window: Duration::from_secs(10 * 60),
+};
+/// A session ends after this long, however active.
+const ABSOLUTE_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+/// `last_seen` is written at most this often, not on every request.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// What `ensure_first_admin` found or did, for the start-up banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstAdmin {
+    /// Created now; `password` is set when it was generated (print it once).
+    Created {
+        email: String,
+        password: Option<String>,
+    },
+    Existing {
+        email: String,
+    },
+}
+
+pub struct AccountService {
+    db: Db,
+    cookie: SessionCookie,
+    idle_timeout: Duration,
+    by_account: FailureLimiter,
+    by_address: FailureLimiter,
+}
+
+impl AccountService {
+    pub fn new(db: Db, config: &Config) -> Self {
+        Self {
+            db,
+            cookie: SessionCookie {
+                secure: config.is_https(),
+            },
+            idle_timeout: config.session_idle_timeout,
+            by_account: FailureLimiter::new(ACCOUNT_POLICY),
+            by_address: FailureLimiter::new(ADDRESS_POLICY),
+        }
+    }
+
+    pub fn cookie(&self) -> SessionCookie {
+        self.cookie
+    }
+
+    /// Creates the first admin when no admin account exists yet.
+    pub async fn ensure_first_admin(
+        &self,
+        email: &str,
+        password: Option<&str>,
+    ) -> Result<FirstAdmin, AppError> {
+        if let Some(existing) = self.db.any_admin_email().await.map_err(internal)? {
+            return Ok(FirstAdmin::Existing { email: existing });
+        }
+        let generated = password.is_none().then(password::generate);
+        let chosen = password
+            .map(str::to_string)
+            .or_else(|| generated.clone())
+            .unwrap_or_default();
+        let user = NewUser {
+            email: email.to_string(),
+            name: "Administrator".into(),
+            roles: vec![Role::Admin],
+            password: chosen,
+        }
+        .validate()?;
+        let created = self.create_user_unchecked(user, None, None).await?;
+        Ok(FirstAdmin::Created {
+            email: created.email,
+            password: generated,
+        })
+    }
+
+    /// Creates an account without an authorization check: for the CLI and
+    /// start-up, which run with the operator's authority.
+    pub async fn create_user_unchecked(
+        &self,
+        user: NewUser,
+        actor: Option<&Principal>,
+        client: Option<&ClientInfo>,
+    ) -> Result<UserSummary, AppError> {
+        let hash = hash_blocking(user.password.clone()).await?;
+        let roles: Vec<String> = user.roles.iter().map(|r| r.as_str().to_string()).collect();
+        let row = self
+            .db
+            .create_user(&user.email, &user.name, &roles, Some(hash))
+            .await
+            .map_err(|e| match e {
+                DbError::Duplicate(_) => AppError::Conflict(format!(
+                    "An account with the email {} already exists.",
+                    user.email
+                )),
+                other => internal(other),
+            })?;
+        self.audit(actor, "user.create", Some(row.email.clone()), client, "ok")
+            .await;
+        Ok(summary(&row))
+    }
+
+    /// For `visita admin reset-password`.
+    pub async fn reset_password_by_email(&self, email: &str, new: &str) -> Result<(), AppError> {
+        let email = email.trim().to_lowercase();
+        let user = self
+            .db
+            .user_by_email(&email)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound(format!("No account has the email {email}.")))?;
+        self.set_password_and_end_sessions(&user.key(), new, None)
+            .await?;
+        self.audit(None, "user.reset_password", Some(email), None, "ok")
+            .await;
+        Ok(())
+    }
+
+    /// The session behind a cookie secret, if it is still valid. Idle or
+    /// too-old sessions, and those of disabled users, are ended here.
+    pub async fn resolve_session(&self, secret: &str) -> Result<Option<CurrentSession>, AppError> {
+        if !token::looks_valid(secret) {
+            return Ok(None);
+        }
+        let hash = token::digest(secret);
+        let Some(session) = self.db.session_by_hash(&hash).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let idle = (now - session.last_seen).to_std().unwrap_or_default();
+        let age = (now - session.created_at).to_std().unwrap_or_default();
+        let user_key = crate::db::record_key(&session.user);
+        let user = self.db.user_by_key(&user_key).await.map_err(internal)?;
+        let valid_user = user.filter(|u| !u.disabled);
+        let (Some(user), true) = (
+            valid_user,
+            idle < self.idle_timeout && age < ABSOLUTE_LIFETIME,
+        ) else {
+            self.db.delete_session(&hash).await.map_err(internal)?;
+            return Ok(None);
+        };
+        if idle >= TOUCH_EVERY {
+            self.db.touch_session(&session.id).await.map_err(internal)?;
+        }
+        Ok(Some(CurrentSession {
+            principal: principal(&user),
+            secret: secret.to_string(),
+        }))
+    }
+
+    async fn set_password_and_end_sessions(
+        &self,
+        user_key: &str,
+        new: &str,
+        keep_secret: Option<&str>,
+    ) -> Result<(), AppError> {
+        let hash = hash_blocking(new.to_string()).await?;
+        if !self
+            .db
+            .set_password_hash(user_key, hash)
+            .await
+            .map_err(internal)?
+        {
+            return Err(AppError::NotFound("This account no longer exists.".into()));
+        }
+        let keep = keep_secret.map(token::digest);
+        self.db
+            .delete_sessions_of(user_key, keep.as_deref())
+            .await
+            .map_err(internal)
+    }
+
+    /// Records an event; a failure to record is logged, never shown.
+    async fn audit(
+        &self,
+        actor: Option<&Principal>,
+        action: &'static str,
+        target: Option<String>,
+        client: Option<&ClientInfo>,
+        outcome: &'static str,
+    ) {
+        let entry = AuditEntry {
+            actor_key: actor.map(|p| p.user_id.0.clone()),
+            actor_email: actor.map(|p| p.email.clone()),
+            action,
+            target,
+            ip: client.and_then(|c| c.ip).map(|ip| ip.to_string()),
+            outcome,
+        };
+        if let Err(error) = self.db.audit(entry).await {
+            tracing::error!(%error, action, "could not write an audit event");
+        }
+    }
+
+    fn check_limits(
+        &self,
+        account_key: &str,
+        address_key: Option<&str>,
+        now: Instant,
+    ) -> Result<(), AppError> {
+        let waits = [Some(account_key), address_key]
+            .into_iter()
+            .flatten()
+            .filter_map(|key| {
+                let limiter = if key.starts_with("ip:") {
+                    &self.by_address
+                } else {
+                    &self.by_account
+                };
+                limiter.check(key, now).err()
+            })
+            .max();
+        match waits {
+            Some(wait) => Err(AppError::RateLimited {
+                minutes: wait.as_secs().div_ceil(60).max(1),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn record_failure(&self, account_key: &str, address_key: Option<&str>, now: Instant) {
+        self.by_account.record_failure(account_key, now);
+        if let Some(key) = address_key {
+            self.by_address.record_failure(key, now);
+        }
+    }
+}
+
+#[async_trait]
+impl Accounts for AccountService {
+    async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<CookieUpdate, AppError> {
+        let email = email.trim().to_lowercase();
+        if password.chars().count() > app::domain::MAX_PASSWORD_CHARS || email.len() > 254 {
+            return Err(AppError::InvalidCredentials);
+        }
+        let now = Instant::now();
+        let account_key = format!("account:{email}");
+        let address_key = client.ip.map(|ip| format!("ip:{ip}"));
+        let target = Some(email.clone());
+        if let Err(limited) = self.check_limits(&account_key, address_key.as_deref(), now) {
+            self.audit(None, "login", target, Some(client), "denied")
+                .await;
+            return Err(limited);
+        }
+        let user = self.db.user_by_email(&email).await.map_err(internal)?;
+        let matches = match user.as_ref().and_then(|u| u.password_hash.clone()) {
+            Some(hash) => verify_blocking(password.to_string(), hash).await?,
+            None => {
+                let password = password.to_string();
+                let _ = tokio::task::spawn_blocking(move || {
+                    password::verify_against_nothing(&password)
+                })
+                .await;
+                false
+            }
+        };
+        let Some(user) = user.filter(|_| matches) else {
+            self.record_failure(&account_key, address_key.as_deref(), now);
+            self.audit(None, "login", target, Some(client), "failed")
+                .await;
+            return Err(AppError::InvalidCredentials);
+        };
+        if user.disabled {
+            self.audit(None, "login", target, Some(client), "denied")
+                .await;
+            return Err(AppError::Forbidden);
+        }
+        self.by_account.clear(&account_key);
+        let secret = token::generate();
+        self.db
+            .create_session(
+                &token::digest(&secret),
+                &user.key(),
+                client.ip.map(|ip| ip.to_string()),
+                client.user_agent.clone(),
+            )
+            .await
+            .map_err(internal)?;
+        self.audit(Some(&principal(&user)), "login", target, Some(client), "ok")
+            .await;
+        Ok(CookieUpdate(self.cookie.set(&secret)))
+    }
+
+    async fn logout(
+        &self,
+        session: &CurrentSession,
+        client: &ClientInfo,
+    ) -> Result<CookieUpdate, AppError> {
+        self.db
+            .delete_session(&token::digest(&session.secret))
+            .await
+            .map_err(internal)?;
+        self.audit(Some(&session.principal), "logout", None, Some(client), "ok")
+            .await;
+        Ok(CookieUpdate(self.cookie.clear()))
+    }
+
+    async fn list_users(&self, actor: &Principal) -> Result<Vec<UserSummary>, AppError> {
+        let rows = self.db.list_users().await.map_err(internal)?;
+        self.audit(Some(actor), "user.list", None, None, "ok").await;
+        Ok(rows.iter().map(summary).collect())
+    }
+
+    async fn create_user(
+        &self,
+        actor: &Principal,
+        user: NewUser,
+        client: &ClientInfo,
+    ) -> Result<UserSummary, AppError> {
+        self.create_user_unchecked(user, Some(actor), Some(client))
+            .await
+    }
+
+    async fn set_disabled(
+        &self,
+        actor: &Principal,
+        user: &UserId,
+        disabled: bool,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        if !self
+            .db
+            .set_user_disabled(&user.0, disabled)
+            .await
+            .map_err(internal)?
+        {
+            return Err(AppError::NotFound("This account no longer exists.".into()));
+        }
+        if disabled {
+            self.db
+                .delete_sessions_of(&user.0, None)
+                .await
+                .map_err(internal)?;
+        }
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        self.audit(
+            Some(actor),
+            action,
+            Some(user.0.clone()),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn reset_password(
+        &self,
+        actor: &Principal,
+        user: &UserId,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        self.set_password_and_end_sessions(&user.0, new, None)
+            .await?;
+        self.audit(
+            Some(actor),
+            "user.reset_password",
+            Some(user.0.clone()),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn change_own_password(
+        &self,
+        session: &CurrentSession,
+        current: &str,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let me = &session.principal;
+        let user = self
+            .db
+            .user_by_key(&me.user_id.0)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::NotSignedIn)?;
+        let ok = match user.password_hash.clone() {
+            Some(hash) => verify_blocking(current.to_string(), hash).await?,
+            None => false,
+        };
+        if !ok {
+            self.audit(
+                Some(me),
+                "user.change_password",
+                None,
+                Some(client),
+                "failed",
+            )
+            .await;
+            return Err(AppError::invalid(
+                "current",
+                "Your current password is not right.",
+            ));
+        }
+        self.set_password_and_end_sessions(&me.user_id.0, new, Some(&session.secret))
+            .await?;
+        self.audit(Some(me), "user.change_password", None, Some(client), "ok")
+            .await;
+        Ok(())
+    }
+}
+
+fn principal(user: &UserRow) -> Principal {
+    Principal {
+        user_id: UserId(user.key()),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        roles: roles(user),
+    }
+}
+
+fn roles(user: &UserRow) -> Vec<Role> {
+    user.roles.iter().filter_map(|r| r.parse().ok()).collect()
+}
+
+fn summary(user: &UserRow) -> UserSummary {
+    UserSummary {
+        id: UserId(user.key()),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        roles: roles(user),
+        disabled: user.disabled,
+        created_at: user.created_at.to_rfc3339(),
+    }
+}
+
+/// Logs the real cause once; the user reads a plain sentence.
+fn internal(error: DbError) -> AppError {
+    tracing::error!(%error, "database operation failed");
+    AppError::Internal
+}
+
+/// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+async fn hash_blocking(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|_| AppError::Internal)
+}
+
+async fn verify_blocking(password: String, hash: String) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+        .await
+        .map_err(|_| AppError::Internal)
+}

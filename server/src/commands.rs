@@ -1,0 +1,141 @@
+//! What each CLI command does.
+
+use crate::accounts::{AccountService, FirstAdmin};
+use crate::cli::{AdminCommand, Command};
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use app::domain::{NewUser, Role};
+use std::io::Read;
+
+/// A command that could not finish, worded for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Database(#[from] DbError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot listen on {addr}: {source} (is another program using it? set VISITA_ADDR)")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CommandError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Invalid(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub async fn run(command: Command, config: Config) -> Result<(), CommandError> {
+    match command {
+        Command::Serve => crate::serve::serve(config).await,
+        Command::Migrate => {
+            let db = Db::connect(&config).await?;
+            let applied = db.migrate().await?;
+            if applied.is_empty() {
+                println!("The database is up to date.");
+            } else {
+                for name in applied {
+                    println!("applied {name}");
+                }
+            }
+            Ok(())
+        }
+        Command::Admin(admin) => {
+            let db = Db::connect(&config).await?;
+            db.migrate().await?;
+            let accounts = AccountService::new(db, &config);
+            run_admin(admin, &accounts).await
+        }
+    }
+}
+
+async fn run_admin(command: AdminCommand, accounts: &AccountService) -> Result<(), CommandError> {
+    match command {
+        AdminCommand::CreateUser(args) => {
+            let roles = args
+                .role
+                .iter()
+                .map(|r| r.parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CommandError::Invalid(format!("--role: {e}")))?;
+            let password = read_password_from_stdin()?;
+            let user = NewUser {
+                email: args.email,
+                name: args.name,
+                roles,
+                password,
+            }
+            .validate()
+            .map_err(|e| CommandError::Invalid(format!("--{}: {}", e.field, e.message)))?;
+            let created = accounts
+                .create_user_unchecked(user, None, None)
+                .await
+                .map_err(|e| CommandError::Invalid(e.to_string()))?;
+            println!("created {} ({})", created.email, created.id);
+            Ok(())
+        }
+        AdminCommand::ResetPassword(args) => {
+            let password = read_password_from_stdin()?;
+            app::domain::check_password_strength(&password)
+                .map_err(|m| CommandError::Invalid(format!("password: {m}")))?;
+            accounts
+                .reset_password_by_email(&args.email, &password)
+                .await
+                .map_err(|e| CommandError::Invalid(e.to_string()))?;
+            println!(
+                "password changed for {}; their sessions were ended",
+                args.email.trim().to_lowercase()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password_from_stdin() -> Result<String, CommandError> {
+    let mut input = String::new();
+    std::io::stdin().take(4096).read_to_string(&mut input)?;
+    let password = input.lines().next().unwrap_or("").to_string();
+    if password.is_empty() {
+        return Err(CommandError::Invalid(
+            "no password on standard input (try: echo 'a long password' | visita …)".into(),
+        ));
+    }
+    Ok(password)
+}
+
+/// The lines `serve` prints once it listens: where to go, and how to sign in.
+pub fn banner(config: &Config, first_admin: &FirstAdmin) -> String {
+    let login = match first_admin {
+        FirstAdmin::Created {
+            email,
+            password: Some(generated),
+        } => {
+            format!(
+                "  First admin:  {email}\n  Password:     {generated}\n                (shown this once: write it down or change it after signing in)"
+            )
+        }
+        FirstAdmin::Created {
+            email,
+            password: None,
+        } => {
+            format!("  First admin:  {email}\n  Password:     the one in VISITA_ADMIN_PASSWORD")
+        }
+        FirstAdmin::Existing { email } => format!(
+            "  Admin login:  {email}\n  Password:     as printed at first start (lost it? visita admin reset-password --email {email} --password-stdin)"
+        ),
+    };
+    format!(
+        "\nVisita {} is running.\n  Open:         {}/login\n  Health:       {}/healthz\n{login}\n",
+        env!("CARGO_PKG_VERSION"),
+        config.public_url,
+        config.public_url
+    )
+}

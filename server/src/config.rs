@@ -1,0 +1,504 @@
+//! Configuration: defaults, then `visita.toml` (optional), then `VISITA_*`
+//! environment variables. Every value is checked before anything starts; a bad
+//! one becomes a [`ConfigError`] that names the key and says what is wrong in
+//! one line, which `main` prints before exiting with status 2.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A value that must never reach a log line: `Debug` and `Display` print a
+/// placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The whole, validated configuration of one Visita node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the HTTP server listens.
+    pub addr: SocketAddr,
+    /// Everything Visita writes to disk lives under here (the embedded database first).
+    pub data_dir: PathBuf,
+    /// Base of every link we hand out; also the origin CSRF checks expect.
+    pub public_url: String,
+    /// `surrealkv://…` (embedded, default), `mem://` (tests) or `ws://host:port`.
+    pub database: String,
+    pub db_namespace: String,
+    pub db_name: String,
+    /// Root credentials for a remote SurrealDB server; unused when embedded.
+    pub db_user: Option<String>,
+    pub db_password: Option<Secret>,
+    /// The first administrator, created at start-up when no admin exists.
+    pub admin_email: String,
+    /// When absent, a password is generated and printed once.
+    pub admin_password: Option<Secret>,
+    /// A staff session ends after this long without a request.
+    pub session_idle_timeout: Duration,
+    /// Where the compiled site (WASM, JS, CSS, public files) is served from.
+    pub site_dir: PathBuf,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// True when links are https, so cookies must carry `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// Scheme + host + port of the public URL, as a browser sends it in `Origin`.
+    pub fn public_origin(&self) -> &str {
+        let after_scheme = self.public_url.find("://").map_or(0, |i| i + 3);
+        match self.public_url[after_scheme..].find('/') {
+            Some(slash) => &self.public_url[..after_scheme + slash],
+            None => &self.public_url,
+        }
+    }
+}
+
+/// One bad configuration value, worded for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    /// `VISITA_ADDR` when the value came from the environment,
+    /// `visita.toml: addr` when it came from the file.
+    pub key: String,
+    pub problem: String,
+}
+
+/// Every key we know, with its environment variable. The file uses the lower
+/// case name without the prefix.
+const KEYS: &[&str] = &[
+    "addr",
+    "data_dir",
+    "public_url",
+    "database",
+    "db_namespace",
+    "db_name",
+    "db_user",
+    "db_password",
+    "admin_email",
+    "admin_password",
+    "session_idle_minutes",
+    "site_dir",
+    "log_format",
+];
+
+fn env_name(key: &str) -> String {
+    format!("VISITA_{}", key.to_ascii_uppercase())
+}
+
+/// A raw value and where it came from, so errors can name the right place.
+struct Raw {
+    value: String,
+    source: String,
+}
+
+/// Raw values gathered from the file and the environment, before parsing.
+struct Sources {
+    values: BTreeMap<&'static str, Raw>,
+}
+
+impl Sources {
+    fn gather(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut values = BTreeMap::new();
+        if let Some(path) = file {
+            let file_label = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                key: file_label.clone(),
+                problem: format!("cannot be read ({e})"),
+            })?;
+            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+                key: file_label.clone(),
+                problem: format!("is not valid TOML: {}", e.message()),
+            })?;
+            for (name, value) in table {
+                let Some(key) = KEYS.iter().find(|k| **k == name) else {
+                    return Err(ConfigError {
+                        key: format!("{file_label}: {name}"),
+                        problem: format!(
+                            "is not a setting Visita knows (known: {})",
+                            KEYS.join(", ")
+                        ),
+                    });
+                };
+                let value = match value {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => {
+                        return Err(ConfigError {
+                            key: format!("{file_label}: {name}"),
+                            problem: format!(
+                                "must be a string or a number, not {}",
+                                other.type_str()
+                            ),
+                        });
+                    }
+                };
+                values.insert(
+                    *key,
+                    Raw {
+                        value,
+                        source: format!("{file_label}: {name}"),
+                    },
+                );
+            }
+        }
+        for key in KEYS {
+            let name = env_name(key);
+            if let Some(value) = env(&name) {
+                values.insert(
+                    *key,
+                    Raw {
+                        value,
+                        source: name,
+                    },
+                );
+            }
+        }
+        Ok(Self { values })
+    }
+
+    fn get(&self, key: &'static str) -> Option<&Raw> {
+        self.values
+            .get(key)
+            .filter(|raw| !raw.value.trim().is_empty())
+    }
+
+    fn error(&self, key: &'static str, problem: String) -> ConfigError {
+        let source = self
+            .values
+            .get(key)
+            .map_or_else(|| env_name(key), |r| r.source.clone());
+        ConfigError {
+            key: source,
+            problem,
+        }
+    }
+}
+
+impl Config {
+    /// Loads from the process environment and `file` (or `./visita.toml` when
+    /// it exists and `file` is `None`).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let default_file = Path::new("visita.toml");
+        let file = file.or_else(|| default_file.exists().then_some(default_file));
+        Self::from_sources(file, &|name| std::env::var(name).ok())
+    }
+
+    /// Loads from an explicit environment lookup (tests pass a map).
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let src = Sources::gather(file, env)?;
+        let text = |key: &'static str| src.get(key).map(|r| r.value.trim().to_string());
+
+        let addr = match src.get("addr") {
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+            Some(raw) => raw.value.trim().parse().map_err(|_| {
+                src.error(
+                    "addr",
+                    format!(
+                        "{:?} is not a socket address like 127.0.0.1:3000",
+                        raw.value
+                    ),
+                )
+            })?,
+        };
+
+        let data_dir = PathBuf::from(text("data_dir").unwrap_or_else(|| "./data".into()));
+
+        let public_url = match src.get("public_url") {
+            None => default_public_url(addr),
+            Some(raw) => parse_public_url(&raw.value).map_err(|p| src.error("public_url", p))?,
+        };
+
+        let database = match src.get("database") {
+            None => format!("surrealkv://{}", data_dir.join("db").display()),
+            Some(raw) => parse_database(&raw.value).map_err(|p| src.error("database", p))?,
+        };
+
+        let name_like = |key: &'static str, default: &str| -> Result<String, ConfigError> {
+            let value = text(key).unwrap_or_else(|| default.to_string());
+            if value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                Ok(value)
+            } else {
+                Err(src.error(
+                    key,
+                    format!("{value:?} may only contain letters, digits, '-' and '_'"),
+                ))
+            }
+        };
+        let db_namespace = name_like("db_namespace", "visita")?;
+        let db_name = name_like("db_name", "visita")?;
+
+        let admin_email = text("admin_email").unwrap_or_else(|| "admin@visita.local".into());
+        if !looks_like_email(&admin_email) {
+            return Err(src.error(
+                "admin_email",
+                format!("{admin_email:?} is not an email address like admin@hospital.org"),
+            ));
+        }
+        let admin_password = src
+            .get("admin_password")
+            .map(|r| Secret::new(r.value.clone()));
+        if let Some(password) = &admin_password
+            && let Err(problem) = app::domain::check_password_strength(password.expose())
+        {
+            return Err(src.error("admin_password", problem.to_string()));
+        }
+
+        let session_idle_timeout = match src.get("session_idle_minutes") {
+            None => Duration::from_secs(30 * 60),
+            Some(raw) => match raw.value.trim().parse::<u64>() {
+                Ok(m) if (1..=24 * 60).contains(&m) => Duration::from_secs(m * 60),
+                _ => {
+                    return Err(src.error(
+                        "session_idle_minutes",
+                        format!(
+                            "{:?} is not a number of minutes between 1 and 1440",
+                            raw.value
+                        ),
+                    ));
+                }
+            },
+        };
+
+        let log_format = match text("log_format").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(src.error(
+                    "log_format",
+                    format!("{other:?} is neither \"text\" nor \"json\""),
+                ));
+            }
+        };
+
+        Ok(Config {
+            addr,
+            data_dir,
+            public_url,
+            database,
+            db_namespace,
+            db_name,
+            db_user: text("db_user"),
+            db_password: src.get("db_password").map(|r| Secret::new(r.value.clone())),
+            admin_email: admin_email.to_lowercase(),
+            admin_password,
+            session_idle_timeout,
+            site_dir: PathBuf::from(text("site_dir").unwrap_or_else(|| "target/site".into())),
+            log_format,
+        })
+    }
+}
+
+/// `http://127.0.0.1:3000` for `127.0.0.1:3000`; an unspecified listen address
+/// (`0.0.0.0`) is announced as `localhost`, which at least works on the machine.
+fn default_public_url(addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => "localhost".to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let value = raw.trim().trim_end_matches('/');
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| format!("{raw:?} is not a URL starting with https:// or http://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(['?', '#', '@', ' ']) {
+        return Err(format!(
+            "{raw:?} is not a URL like https://visio.hospital.org"
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn parse_database(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    let known = ["surrealkv://", "mem://", "ws://", "wss://"];
+    if known.iter().any(|scheme| value.starts_with(scheme))
+        && (value == "mem://" || value.len() > value.find("://").unwrap_or(0) + 3)
+    {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "{raw:?} is not a database address like surrealkv://./data/db, mem:// or ws://db-host:8000"
+        ))
+    }
+}
+
+/// Cheap shape check; the real proof of an address is a message reaching it.
+pub fn looks_like_email(value: &str) -> bool {
+    app::domain::looks_like_email(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_sources(None, &move |name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_local_and_embedded() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.public_url, "http://127.0.0.1:3000");
+        assert_eq!(config.database, "surrealkv://./data/db");
+        assert_eq!(config.session_idle_timeout, Duration::from_secs(1800));
+        assert!(!config.is_https());
+    }
+
+    #[test]
+    fn data_dir_moves_the_default_database() {
+        let config = load(&[("VISITA_DATA_DIR", "/var/lib/visita")]).unwrap();
+        assert_eq!(config.database, "surrealkv:///var/lib/visita/db");
+    }
+
+    #[test]
+    fn a_bad_address_names_the_key_and_the_expected_shape() {
+        let err = load(&[("VISITA_ADDR", "abc")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"VISITA_ADDR: "abc" is not a socket address like 127.0.0.1:3000"#
+        );
+    }
+
+    #[test]
+    fn public_url_must_be_http_or_https_and_loses_its_trailing_slash() {
+        assert!(
+            load(&[("VISITA_PUBLIC_URL", "visio.example.org")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("VISITA_PUBLIC_URL:")
+        );
+        let config = load(&[("VISITA_PUBLIC_URL", "https://visio.example.org/")]).unwrap();
+        assert_eq!(config.public_url, "https://visio.example.org");
+        assert_eq!(config.public_origin(), "https://visio.example.org");
+        assert!(config.is_https());
+    }
+
+    #[test]
+    fn origin_drops_the_path() {
+        let config = load(&[("VISITA_PUBLIC_URL", "https://h.example.org:8443/visita")]).unwrap();
+        assert_eq!(config.public_origin(), "https://h.example.org:8443");
+    }
+
+    #[test]
+    fn unknown_database_schemes_are_refused() {
+        let err = load(&[("VISITA_DATABASE", "postgres://x")]).unwrap_err();
+        assert_eq!(err.key, "VISITA_DATABASE");
+        assert!(load(&[("VISITA_DATABASE", "ws://db:8000")]).is_ok());
+        assert!(load(&[("VISITA_DATABASE", "mem://")]).is_ok());
+    }
+
+    #[test]
+    fn weak_admin_passwords_and_bad_emails_are_refused() {
+        assert_eq!(
+            load(&[("VISITA_ADMIN_PASSWORD", "short")]).unwrap_err().key,
+            "VISITA_ADMIN_PASSWORD"
+        );
+        assert_eq!(
+            load(&[("VISITA_ADMIN_EMAIL", "nobody")]).unwrap_err().key,
+            "VISITA_ADMIN_EMAIL"
+        );
+    }
+
+    #[test]
+    fn idle_timeout_is_bounded() {
+        assert_eq!(
+            load(&[("VISITA_SESSION_IDLE_MINUTES", "0")])
+                .unwrap_err()
+                .key,
+            "VISITA_SESSION_IDLE_MINUTES"
+        );
+        assert_eq!(
+            load(&[("VISITA_SESSION_IDLE_MINUTES", "5")])
+                .unwrap()
+                .session_idle_timeout,
+            Duration::from_secs(300)
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = load(&[("VISITA_ADMIN_PASSWORD", "correct horse battery")]).unwrap();
+        assert!(!format!("{config:?}").contains("horse"));
+    }
+
+    #[test]
+    fn file_values_are_overridden_by_the_environment_and_unknown_keys_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("visita.toml");
+        std::fs::write(
+            &path,
+            "addr = \"0.0.0.0:8080\"\nsession_idle_minutes = 10\n",
+        )
+        .unwrap();
+        let config = Config::from_sources(Some(&path), &|_| None).unwrap();
+        assert_eq!(config.addr.port(), 8080);
+        assert_eq!(config.public_url, "http://localhost:8080");
+        assert_eq!(config.session_idle_timeout, Duration::from_secs(600));
+
+        let config = Config::from_sources(Some(&path), &|name| {
+            (name == "VISITA_ADDR").then(|| "127.0.0.1:9000".to_string())
+        })
+        .unwrap();
+        assert_eq!(config.addr.port(), 9000);
+
+        std::fs::write(&path, "adr = \"x\"\n").unwrap();
+        let err = Config::from_sources(Some(&path), &|_| None).unwrap_err();
+        assert!(err.key.ends_with("visita.toml: adr"), "{err}");
+
+        std::fs::write(&path, "addr = \"nope\"\n").unwrap();
+        let err = Config::from_sources(Some(&path), &|_| None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("visita.toml: addr: \"nope\" is not a socket address"),
+            "{err}"
+        );
+    }
+}

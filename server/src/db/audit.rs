@@ -1,0 +1,55 @@
+//! The audit trail: who did what, to what, from where, and how it ended.
+
+use super::{Db, DbError};
+use surrealdb::types::SurrealValue;
+
+/// One event to record.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEntry {
+    pub actor_key: Option<String>,
+    pub actor_email: Option<String>,
+    /// A stable dotted name: `login`, `user.create`, `user.disable`, …
+    pub action: &'static str,
+    pub target: Option<String>,
+    pub ip: Option<String>,
+    /// `ok`, `denied` or `failed`.
+    pub outcome: &'static str,
+}
+
+/// An event as read back.
+#[derive(Debug, Clone, SurrealValue)]
+pub struct AuditRow {
+    pub action: String,
+    pub actor_email: Option<String>,
+    pub target: Option<String>,
+    pub outcome: String,
+}
+
+impl Db {
+    pub async fn audit(&self, entry: AuditEntry) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "CREATE audit SET actor = IF $actor THEN type::record('user', $actor) ELSE NONE END, \
+                 actor_email = $email, action = $action, target = $target, ip = $ip, outcome = $outcome",
+            )
+            .bind(("actor", entry.actor_key))
+            .bind(("email", entry.actor_email))
+            .bind(("action", entry.action.to_string()))
+            .bind(("target", entry.target))
+            .bind(("ip", entry.ip))
+            .bind(("outcome", entry.outcome.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Most recent events first.
+    pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditRow>, DbError> {
+        Ok(self
+            .inner
+            .query("SELECT action, actor_email, target, outcome, at FROM audit ORDER BY at DESC LIMIT $limit")
+            .bind(("limit", limit))
+            .await?
+            .take(0)?)
+    }
+}

@@ -1,0 +1,110 @@
+//! Queries on `session`: one row per signed-in browser, keyed by the SHA-256
+//! of its cookie secret.
+
+use super::{Db, DbError};
+use chrono::{DateTime, Utc};
+use surrealdb::types::{RecordId, SurrealValue};
+
+#[derive(Debug, Clone, SurrealValue)]
+pub struct SessionRow {
+    pub id: RecordId,
+    pub user: RecordId,
+    pub created_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl Db {
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_key: &str,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "CREATE session SET token_hash = $hash, user = type::record('user', $user), ip = $ip, user_agent = $ua",
+            )
+            .bind(("hash", token_hash.to_string()))
+            .bind(("user", user_key.to_string()))
+            .bind(("ip", ip))
+            .bind(("ua", user_agent))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    pub async fn session_by_hash(&self, token_hash: &str) -> Result<Option<SessionRow>, DbError> {
+        Ok(self
+            .inner
+            .query("SELECT id, user, created_at, last_seen FROM session WHERE token_hash = $hash LIMIT 1")
+            .bind(("hash", token_hash.to_string()))
+            .await?
+            .take(0)?)
+    }
+
+    pub async fn touch_session(&self, id: &RecordId) -> Result<(), DbError> {
+        self.inner
+            .query("UPDATE $id SET last_seen = time::now()")
+            .bind(("id", id.clone()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), DbError> {
+        self.inner
+            .query("DELETE session WHERE token_hash = $hash")
+            .bind(("hash", token_hash.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Ends every session of a user except, optionally, the one in use.
+    pub async fn delete_sessions_of(
+        &self,
+        user_key: &str,
+        keep_hash: Option<&str>,
+    ) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "DELETE session WHERE user = type::record('user', $user) AND token_hash != $keep",
+            )
+            .bind(("user", user_key.to_string()))
+            .bind(("keep", keep_hash.unwrap_or("").to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::Db;
+
+    #[tokio::test]
+    async fn sessions_are_found_by_hash_and_ended_per_user() {
+        let db = Db::in_memory().await.unwrap();
+        let user = db
+            .create_user("a@h.org", "A", &["doctor".into()], None)
+            .await
+            .unwrap();
+        db.create_session("h1", &user.key(), Some("127.0.0.1".into()), None)
+            .await
+            .unwrap();
+        db.create_session("h2", &user.key(), None, Some("test".into()))
+            .await
+            .unwrap();
+        let s = db.session_by_hash("h1").await.unwrap().unwrap();
+        assert_eq!(s.user, user.id);
+        db.touch_session(&s.id).await.unwrap();
+        db.delete_sessions_of(&user.key(), Some("h2"))
+            .await
+            .unwrap();
+        assert!(db.session_by_hash("h1").await.unwrap().is_none());
+        assert!(db.session_by_hash("h2").await.unwrap().is_some());
+        db.delete_session("h2").await.unwrap();
+        assert!(db.session_by_hash("h2").await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,69 @@
+//! The HTTP face of Visita: one axum router for pages, server functions,
+//! static files and operations endpoints, wrapped in the layers every request
+//! passes (session, CSRF, security headers, tracing).
+
+pub mod csrf;
+pub mod health;
+pub mod session;
+
+use crate::state::AppState;
+use app::ssr::Services;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware;
+use axum::routing::get;
+use leptos::prelude::{LeptosOptions, provide_context};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Largest request body accepted; server-function forms are tiny.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Builds the whole application. Tests call this without a socket.
+pub fn router(state: AppState) -> Router {
+    let options = state.leptos.clone();
+    let routes = generate_route_list(app::App);
+    let services = Services {
+        accounts: state.accounts.clone(),
+    };
+    let provide = move || provide_context(services.clone());
+
+    let pages = Router::new()
+        .route("/healthz", get(health::healthz).with_state(state.clone()))
+        .leptos_routes_with_context(&options, routes, provide.clone(), {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            LeptosOptions,
+            _,
+        >(provide, app::shell))
+        .with_state(options);
+
+    let trusted = Arc::new(csrf::TrustedOrigin(
+        state.config.public_origin().to_string(),
+    ));
+    pages
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::gate_staff_pages,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::attach,
+        ))
+        .layer(middleware::from_fn_with_state(trusted, csrf::guard))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(security_header("x-content-type-options", "nosniff"))
+        .layer(security_header("x-frame-options", "DENY"))
+        .layer(security_header("referrer-policy", "same-origin"))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+fn security_header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(
+        HeaderName::from_static(name),
+        HeaderValue::from_static(value),
+    )
+}

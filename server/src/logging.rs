@@ -1,0 +1,19 @@
+//! Log lines through `tracing`: human-readable by default, JSON when asked
+//! (`VISITA_LOG_FORMAT=json`), filtered by `RUST_LOG` (default `info`).
+//! No code logs a password, a token or a cookie; secrets in the config print
+//! as `Secret(…)`.
+
+use crate::config::LogFormat;
+use tracing_subscriber::EnvFilter;
+
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,surrealdb=warn,surrealkv=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

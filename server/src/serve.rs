@@ -1,0 +1,92 @@
+//! `visita serve`: connect, migrate, make sure an admin exists, listen, and
+//! stop gracefully on SIGTERM or Ctrl-C (in-flight requests finish; the
+//! database is closed after the last one).
+
+use crate::accounts::AccountService;
+use crate::commands::{CommandError, banner};
+use crate::config::Config;
+use crate::db::Db;
+use crate::state::{AppState, leptos_options};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub async fn serve(config: Config) -> Result<(), CommandError> {
+    if config.database.starts_with("surrealkv://") {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            CommandError::Invalid(format!(
+                "VISITA_DATA_DIR: cannot create {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+    }
+    let db = Db::connect(&config).await?;
+    let applied = db.migrate().await?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "database migrated");
+    }
+    let accounts = Arc::new(AccountService::new(db.clone(), &config));
+    let first_admin = accounts
+        .ensure_first_admin(
+            &config.admin_email,
+            config.admin_password.as_ref().map(|s| s.expose()),
+        )
+        .await
+        .map_err(|e| CommandError::Invalid(format!("creating the first admin: {e}")))?;
+
+    let state = AppState {
+        config: Arc::new(config.clone()),
+        db: db.clone(),
+        accounts,
+        leptos: leptos_options(&config),
+    };
+    if !config
+        .site_dir
+        .join("pkg")
+        .join(format!("{}_bg.wasm", app::BUNDLE_NAME))
+        .exists()
+    {
+        tracing::warn!(site_dir = %config.site_dir.display(), "no built site found: pages will not hydrate (run `make build`, or set VISITA_SITE_DIR)");
+    }
+    let app = crate::http::router(state);
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| CommandError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "listening");
+    println!("{}", banner(&config, &first_admin));
+
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("stopped accepting requests; closing the database");
+    drop(db);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
