@@ -28,7 +28,7 @@ test('the first admin signs in, creates a doctor and signs out', async () => {
   const response = await signIn(page, visita.url, ADMIN);
   assert.equal(response.status(), 200);
   await page.waitForURL(`${visita.url}/`);
-  await page.getByRole('heading', { name: 'Today' }).waitFor();
+  await page.getByRole('heading', { name: 'Today', exact: true }).waitFor();
 
   await page.getByRole('link', { name: 'Users' }).click();
   await page.waitForURL(`${visita.url}/admin/users`);
@@ -61,7 +61,7 @@ test('the doctor signs in and sees an empty dashboard, without the admin pages',
   const response = await signIn(page, visita.url, DOCTOR);
   assert.equal(response.status(), 200);
   await page.waitForURL(`${visita.url}/`);
-  await page.getByRole('heading', { name: 'Today' }).waitFor();
+  await page.getByRole('heading', { name: 'Today', exact: true }).waitFor();
   assert.equal(await page.getByTestId('no-consultations').innerText(), 'No consultations today.');
   assert.match(await page.locator('.who').innerText(), /Ada Lovelace[\s\S]*Doctor/);
   assert.equal(await page.getByRole('link', { name: 'Users' }).count(), 0, 'no admin link for a doctor');
@@ -166,6 +166,6 @@ test('signing in works with JavaScript turned off', async () => {
   await page.getByLabel('Password', { exact: true }).fill(DOCTOR.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`${visita.url}/`);
-  await page.getByRole('heading', { name: 'Today' }).waitFor();
+  await page.getByRole('heading', { name: 'Today', exact: true }).waitFor();
   await context.close();
 });

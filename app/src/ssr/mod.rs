@@ -129,14 +129,27 @@ pub fn ctx() -> Result<RequestCtx, AppError> {
 
 /// Turns the outcome of a server function into its HTTP answer: an error
 /// sets the response status, so scripts and tests see 401/403/422/429.
+/// A plain form post (no JavaScript) is left alone: leptos answers it with a
+/// redirect back to the form, carrying the error, and that must stay a 302.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result
+        && !is_plain_form_post()
         && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
         && let Ok(status) = http::StatusCode::from_u16(error.status())
     {
         response.set_status(status);
     }
     result
+}
+
+fn is_plain_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    })
 }
 
 /// Sends a `Set-Cookie` header with the server function's response.
