@@ -20,7 +20,7 @@ PKG := $(SITE)/pkg
 RAW_WASM := $(TARGET)/wasm32-unknown-unknown/wasm-release/frontend.wasm
 CARGO_FLAGS := --locked
 
-.PHONY: help tools build server site run test test-rust test-browser bench fmt lint clean
+.PHONY: help tools test-tools build server site run test test-rust test-browser bench lint clean
 
 help:
 	@echo "make run    build everything (installing what is missing) and start Visita"
@@ -30,7 +30,10 @@ help:
 	@echo "make bench  print the performance figures"
 
 tools:
-	@scripts/install-tools.sh
+	@scripts/install-tools.sh build
+
+test-tools:
+	@scripts/install-tools.sh all
 
 build: tools
 	@$(MAKE) --no-print-directory server site
@@ -59,12 +62,13 @@ site:
 run: build
 	VISITA_SITE_DIR=$(SITE) $(TARGET)/release/visita serve
 
-test: build
+test: test-tools build
 	@$(MAKE) --no-print-directory test-rust test-browser
 
 # app and server only: building the frontend for the host would unify the
 # ssr and hydrate features of `app`.
 test-rust:
+	cargo fmt --all --check
 	cargo test $(CARGO_FLAGS) --release -p app -p server
 
 test-browser:

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs, on a fresh Debian machine, everything the build and the tests need
 # and that is not already present at the pinned version. Idempotent: a second
-# run does nothing but check. Called by `make tools` (and so by `make run` and
-# `make test`). Nothing here downloads a binary from outside the package
-# registries (Debian, crates.io, npm), because this network offers no other.
+# run does nothing but check.
+#   build  what building needs (`make build`, `make run`, the Dockerfile)
+#   all    that, plus what the browser tests need (`make test`)
+# Nothing here downloads a binary from outside the package registries
+# (Debian, crates.io, npm), because this network offers no other.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TOOLS="${VISITA_TOOLS:-$HOME/.cache/visita/tools}"
 BINARYEN_VERSION=132          # npm binaryen: Debian's wasm-opt 108 breaks hydration
 PLAYWRIGHT_LOCK="$ROOT/end2end/package-lock.json"
-APT_PACKAGES=(pkg-config libssl-dev clang chromium brotli)
+# What building needs; browser tests add Chromium.
+BUILD_PACKAGES=(pkg-config libssl-dev clang brotli make)
+TEST_PACKAGES=(chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -20,7 +24,7 @@ as_root() {
 
 install_debian_packages() {
     local missing=()
-    for p in "${APT_PACKAGES[@]}"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -82,8 +86,14 @@ install_end2end() {
 }
 
 case "${1:-all}" in
+    build)
+        install_debian_packages "${BUILD_PACKAGES[@]}"
+        install_wasm_target
+        install_wasm_bindgen
+        install_binaryen
+        ;;
     all)
-        install_debian_packages
+        install_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
         install_wasm_target
         install_wasm_bindgen
         install_binaryen
@@ -93,5 +103,5 @@ case "${1:-all}" in
         # The PATH prefix under which the build finds the pinned tools.
         echo "$TOOLS/wasm-bindgen-$(wasm_bindgen_version)/bin:$TOOLS/binaryen-$BINARYEN_VERSION/node_modules/.bin"
         ;;
-    *) echo "usage: $0 [all|print-path]" >&2; exit 64 ;;
+    *) echo "usage: $0 [build|all|print-path]" >&2; exit 64 ;;
 esac

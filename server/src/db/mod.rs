@@ -92,6 +92,16 @@ impl Db {
         Ok(Self { inner })
     }
 
+    /// Wraps an existing handle (already on its namespace and database).
+    pub fn from_handle(inner: Surreal<Any>) -> Self {
+        Self { inner }
+    }
+
+    /// The raw handle, for queries that have no method yet (and tests).
+    pub fn surreal(&self) -> &Surreal<Any> {
+        &self.inner
+    }
+
     /// An empty in-memory database with the schema applied: the test fixture.
     pub async fn in_memory() -> Result<Self, DbError> {
         let db = Self::connect_to("mem://", "test", "test", None, None).await?;

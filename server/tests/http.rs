@@ -1,0 +1,281 @@
+//! The whole router, called without a socket, on an in-memory database:
+//! health, redirects, sign-in cookies, CSRF, roles on server functions, and
+//! session expiry.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use server::accounts::AccountService;
+use server::config::Config;
+use server::db::Db;
+use server::state::{AppState, leptos_options};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const ADMIN_PASSWORD: &str = "admin password 123";
+
+async fn app() -> (Router, Db) {
+    let config = Config::from_sources(None, &|name| match name {
+        "VISITA_DATABASE" => Some("mem://".into()),
+        "VISITA_ADMIN_EMAIL" => Some("admin@h.org".into()),
+        "VISITA_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.into()),
+        _ => None,
+    })
+    .unwrap();
+    let db = Db::in_memory().await.unwrap();
+    let accounts = Arc::new(AccountService::new(db.clone(), &config));
+    accounts
+        .ensure_first_admin(&config.admin_email, Some(ADMIN_PASSWORD))
+        .await
+        .unwrap();
+    let state = AppState {
+        leptos: leptos_options(&config),
+        config: Arc::new(config),
+        db: db.clone(),
+        accounts,
+    };
+    (server::http::router(state), db)
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn form(path: &str, body: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::from(body.to_string())).unwrap()
+}
+
+/// Signs in and returns the `name=value` of the session cookie.
+async fn sign_in(app: &Router, email: &str, password: &str) -> String {
+    let body = format!(
+        "email={}&password={}",
+        email.replace('@', "%40"),
+        password.replace(' ', "+")
+    );
+    let (status, headers, text) = send(app, form("/api/login", &body, None)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let cookie = headers
+        .get(header::SET_COOKIE)
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    cookie.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn health_reports_the_database() {
+    let (app, _) = app().await;
+    let (status, _, body) = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["db"], "ok");
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn health_says_503_when_the_database_does_not_answer() {
+    let config = Config::from_sources(None, &|_| None).unwrap();
+    // A handle that was never connected: every query fails.
+    let db = Db::from_handle(surrealdb::Surreal::init());
+    let accounts = Arc::new(AccountService::new(db.clone(), &config));
+    let state = AppState {
+        leptos: leptos_options(&config),
+        config: Arc::new(config),
+        db,
+        accounts,
+    };
+    let app = server::http::router(state);
+    let (status, _, body) = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains(r#""db":"unreachable""#), "{body}");
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_sign_in_and_staff_see_their_dashboard() {
+    let (app, _) = app().await;
+    let (status, headers, _) = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/login");
+
+    let cookie = sign_in(&app, "admin@h.org", ADMIN_PASSWORD).await;
+    let request = Request::get("/")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, html) = send(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No consultations today."), "{html}");
+    assert!(html.contains("Administrator"));
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404() {
+    let (app, _) = app().await;
+    let (status, _, html) = send(
+        &app,
+        Request::get("/no/such/page").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Page not found"));
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_accounts_get_the_same_401() {
+    let (app, _) = app().await;
+    for body in [
+        "email=admin%40h.org&password=wrong+password+x",
+        "email=ghost%40h.org&password=wrong+password+x",
+    ] {
+        let (status, _, text) = send(&app, form("/api/login", body, None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(text, r#""InvalidCredentials""#);
+    }
+}
+
+#[tokio::test]
+async fn every_user_server_function_checks_the_role() {
+    let (app, _) = app().await;
+    // Nobody signed in.
+    let (status, _, _) = send(&app, form("/api/users/list", "", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let admin = sign_in(&app, "admin@h.org", ADMIN_PASSWORD).await;
+    let create = "email=doc%40h.org&name=Doc&role=doctor&password=doctor+password+1";
+    let (status, _, body) = send(&app, form("/api/users/create", create, Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = send(&app, form("/api/users/create", create, Some(&admin))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let bad = "email=not-an-email&name=X&role=doctor&password=doctor+password+1";
+    let (status, _, body) = send(&app, form("/api/users/create", bad, Some(&admin))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("Enter an email address"), "{body}");
+
+    let doctor = sign_in(&app, "doc@h.org", "doctor password 1").await;
+    for (path, body) in [
+        ("/api/users/list", ""),
+        (
+            "/api/users/create",
+            "email=x%40h.org&name=X&role=admin&password=xxxxxxxxxxxxxx",
+        ),
+        ("/api/users/set-disabled", "id=whatever&disabled=true"),
+        (
+            "/api/users/reset-password",
+            "id=whatever&password=xxxxxxxxxxxxxx",
+        ),
+    ] {
+        let (status, _, text) = send(&app, form(path, body, Some(&doctor))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {text}");
+    }
+    let (status, _, text) = send(&app, form("/api/users/list", "", Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains("doc@h.org") && !text.contains("argon2"),
+        "no hashes leave the server: {text}"
+    );
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_before_any_work() {
+    let (app, _) = app().await;
+    let request = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::from(format!(
+            "email=admin%40h.org&password={}",
+            ADMIN_PASSWORD.replace(' ', "+")
+        )))
+        .unwrap();
+    let (status, headers, _) = send(&app, request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(headers.get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn idle_sessions_end_and_the_browser_is_told_to_forget_them() {
+    let (app, db) = app().await;
+    let cookie = sign_in(&app, "admin@h.org", ADMIN_PASSWORD).await;
+    db.surreal()
+        .query("UPDATE session SET last_seen = time::now() - 31m")
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let request = Request::get("/")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(&app, request).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "an idle session no longer opens staff pages"
+    );
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let remaining: Vec<serde_json::Value> = db
+        .surreal()
+        .query("SELECT * FROM session")
+        .await
+        .unwrap()
+        .take(0)
+        .unwrap();
+    assert!(remaining.is_empty(), "the expired session row is deleted");
+}
+
+#[tokio::test]
+async fn sign_in_and_account_changes_are_audited() {
+    let (app, db) = app().await;
+    let _ = send(
+        &app,
+        form(
+            "/api/login",
+            "email=admin%40h.org&password=wrong+password+x",
+            None,
+        ),
+    )
+    .await;
+    let admin = sign_in(&app, "admin@h.org", ADMIN_PASSWORD).await;
+    let create = "email=n%40h.org&name=N&role=nurse&password=nurse+password+12";
+    send(&app, form("/api/users/create", create, Some(&admin))).await;
+    let events = db.recent_audit(10).await.unwrap();
+    let summary: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e.action.clone(), e.outcome.clone()))
+        .collect();
+    assert!(
+        summary.contains(&("login".into(), "failed".into())),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&("login".into(), "ok".into())),
+        "{summary:?}"
+    );
+    let created = events
+        .iter()
+        .find(|e| e.action == "user.create")
+        .expect("creation audited");
+    assert_eq!(created.actor_email.as_deref(), Some("admin@h.org"));
+    assert_eq!(created.target.as_deref(), Some("n@h.org"));
+}
