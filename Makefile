@@ -79,7 +79,7 @@ bench: build
 
 lint:
 	cargo fmt --all --check
-	cargo clippy $(CARGO_FLAGS) --release -p app -p server -- -D warnings
+	cargo clippy $(CARGO_FLAGS) --release -p app -p server --all-targets -- -D warnings
 	cargo clippy $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
 
 clean:
