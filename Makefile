@@ -17,7 +17,11 @@ export PATH := $(shell scripts/install-tools.sh print-path):$(PATH)
 TARGET := $(or $(CARGO_TARGET_DIR),target)
 SITE := $(TARGET)/site
 PKG := $(SITE)/pkg
-RAW_WASM := $(TARGET)/wasm32-unknown-unknown/wasm-release/frontend.wasm
+# The WASM build has its own target directory (as cargo-leptos does), so it
+# can run beside the server build: on 2 cores the long single-crate phases of
+# the server's dependencies leave a core idle that the WASM build fills.
+FRONT_TARGET := $(TARGET)/front
+RAW_WASM := $(FRONT_TARGET)/wasm32-unknown-unknown/wasm-release/frontend.wasm
 CARGO_FLAGS := --locked
 
 .PHONY: help tools test-tools build server site run test test-rust test-browser bench lint clean
@@ -36,7 +40,7 @@ test-tools:
 	@scripts/install-tools.sh all
 
 build: tools
-	@$(MAKE) --no-print-directory server site
+	@$(MAKE) --no-print-directory -j2 server site
 
 server:
 	cargo build $(CARGO_FLAGS) --release -p server
@@ -44,7 +48,8 @@ server:
 # The hydrate bundle: <name>.js + <name>_bg.wasm, as leptos' HydrationScripts
 # expects them when LEPTOS_OUTPUT_NAME is not baked in at compile time.
 site:
-	cargo build $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+	@scripts/install-tools.sh wasm-bindgen
+	CARGO_TARGET_DIR=$(FRONT_TARGET) cargo build $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
 	@mkdir -p $(PKG)
 	@if [ ! -f $(PKG)/visita_bg.wasm ] || [ $(RAW_WASM) -nt $(PKG)/visita_bg.wasm ]; then \
 		echo "wasm-bindgen + wasm-opt"; \
@@ -75,12 +80,12 @@ test-browser:
 	cd end2end && VISITA_BIN="$(abspath $(TARGET))/release/visita" VISITA_SITE_DIR="$(abspath $(SITE))" npm test
 
 bench: build
-	cargo bench $(CARGO_FLAGS) -p server
+	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/foundation.mjs
 
 lint:
 	cargo fmt --all --check
 	cargo clippy $(CARGO_FLAGS) --release -p app -p server --all-targets -- -D warnings
-	cargo clippy $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
+	CARGO_TARGET_DIR=$(FRONT_TARGET) cargo clippy $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
 
 clean:
 	rm -rf $(SITE)

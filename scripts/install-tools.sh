@@ -2,8 +2,10 @@
 # Installs, on a fresh Debian machine, everything the build and the tests need
 # and that is not already present at the pinned version. Idempotent: a second
 # run does nothing but check.
-#   build  what building needs (`make build`, `make run`, the Dockerfile)
-#   all    that, plus what the browser tests need (`make test`)
+#   build         what building needs (`make build`, `make run`, the Dockerfile)
+#                 except the wasm-bindgen CLI, which has its own step:
+#   wasm-bindgen  the CLI at the version of the crate in Cargo.lock
+#   all           everything, plus what the browser tests need (`make test`)
 # Nothing here downloads a binary from outside the package registries
 # (Debian, crates.io, npm), because this network offers no other.
 set -euo pipefail
@@ -17,6 +19,19 @@ BUILD_PACKAGES=(pkg-config libssl-dev clang brotli make)
 TEST_PACKAGES=(chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+need_rust() {
+    if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
+        echo "Visita needs Rust through rustup (https://rustup.rs); install it, then run make again." >&2
+        exit 1
+    fi
+}
+
+# Node.js runs npm's wasm-opt and the browser tests; Debian's own will do
+# when the machine has none.
+node_packages() {
+    command -v node >/dev/null && command -v npm >/dev/null || echo nodejs npm
+}
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -87,13 +102,20 @@ install_end2end() {
 
 case "${1:-all}" in
     build)
-        install_debian_packages "${BUILD_PACKAGES[@]}"
+        need_rust
+        # shellcheck disable=SC2046
+        install_debian_packages "${BUILD_PACKAGES[@]}" $(node_packages)
         install_wasm_target
-        install_wasm_bindgen
         install_binaryen
         ;;
+    wasm-bindgen)
+        # Separate so that `make build` can compile it while the server builds.
+        install_wasm_bindgen
+        ;;
     all)
-        install_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+        need_rust
+        # shellcheck disable=SC2046
+        install_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" $(node_packages)
         install_wasm_target
         install_wasm_bindgen
         install_binaryen
@@ -103,5 +125,5 @@ case "${1:-all}" in
         # The PATH prefix under which the build finds the pinned tools.
         echo "$TOOLS/wasm-bindgen-$(wasm_bindgen_version)/bin:$TOOLS/binaryen-$BINARYEN_VERSION/node_modules/.bin"
         ;;
-    *) echo "usage: $0 [build|all|print-path]" >&2; exit 64 ;;
+    *) echo "usage: $0 [build|wasm-bindgen|all|print-path]" >&2; exit 64 ;;
 esac

@@ -51,6 +51,7 @@ pub fn LoginPage() -> impl IntoView {
             <div id="login-outcome">
                 <ActionOutcome value=login.value() success="Signed in."/>
             </div>
+            <p class="hint">"Forgot your password? Your Visita administrator can set a new one for you."</p>
         </main>
     }
 }
