@@ -5,7 +5,7 @@
 #   build         what building needs (`make build`, `make run`, the Dockerfile)
 #                 except the wasm-bindgen CLI, which has its own step:
 #   wasm-bindgen  the CLI at the version of the crate in Cargo.lock
-#   all           everything, plus what the browser tests need (`make test`)
+#   all           `build`, plus what the browser tests need (`make test`)
 # Nothing here downloads a binary from outside the package registries
 # (Debian, crates.io, npm), because this network offers no other.
 set -euo pipefail
@@ -117,7 +117,6 @@ case "${1:-all}" in
         # shellcheck disable=SC2046
         install_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" $(node_packages)
         install_wasm_target
-        install_wasm_bindgen
         install_binaryen
         install_end2end
         ;;
