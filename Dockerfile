@@ -14,7 +14,7 @@ ENV VISITA_TOOLS=/opt/visita-tools
 # Tools first: this layer changes only when the pins change.
 COPY scripts/install-tools.sh scripts/
 COPY Cargo.toml Cargo.lock ./
-RUN scripts/install-tools.sh build
+RUN scripts/install-tools.sh build && scripts/install-tools.sh wasm-bindgen
 COPY . .
 RUN make build
 

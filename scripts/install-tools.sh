@@ -25,16 +25,35 @@ need_rust() {
         echo "Visita needs Rust through rustup (https://rustup.rs); install it, then run make again." >&2
         exit 1
     fi
+    # The `minimal` rustup profile has no rustfmt (make test) or clippy (make lint).
+    for component in rustfmt clippy; do
+        if ! rustup component list --installed | grep -q "^$component"; then
+            say "adding the $component Rust component"
+            rustup component add "$component"
+        fi
+    done
 }
 
-# Node.js runs npm's wasm-opt and the browser tests; Debian's own will do
-# when the machine has none.
-node_packages() {
-    command -v node >/dev/null && command -v npm >/dev/null || echo nodejs npm
+# Node.js 20 or later runs npm's wasm-opt and playwright-core. Debian 12's own
+# nodejs is 18, so it cannot stand in; say so plainly instead.
+need_node() {
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+    if [ "$major" -lt 20 ] || ! command -v npm >/dev/null; then
+        echo "Visita's build needs Node.js 20 or later with npm (found: $(node --version 2>/dev/null || echo none)); install it, then run make again." >&2
+        exit 1
+    fi
 }
 
 as_root() {
-    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        echo "Installing Debian packages needs root: run make as root, or install sudo." >&2
+        exit 1
+    fi
 }
 
 install_debian_packages() {
@@ -74,7 +93,11 @@ install_wasm_bindgen() {
     local work crate
     work="$(mktemp -d)"
     cargo info "wasm-bindgen-cli@$version" >/dev/null 2>&1 || true
-    crate="$(ls "$HOME"/.cargo/registry/cache/*/"wasm-bindgen-cli-$version.crate" | head -1)"
+    crate="$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"wasm-bindgen-cli-$version.crate" 2>/dev/null | head -1 || true)"
+    if [ -z "$crate" ]; then
+        echo "could not fetch wasm-bindgen-cli $version from crates.io (is the registry reachable?)" >&2
+        exit 1
+    fi
     tar xzf "$crate" -C "$work"
     (
         cd "$work/wasm-bindgen-cli-$version"
@@ -103,8 +126,8 @@ install_end2end() {
 case "${1:-all}" in
     build)
         need_rust
-        # shellcheck disable=SC2046
-        install_debian_packages "${BUILD_PACKAGES[@]}" $(node_packages)
+        need_node
+        install_debian_packages "${BUILD_PACKAGES[@]}"
         install_wasm_target
         install_binaryen
         ;;
@@ -114,8 +137,8 @@ case "${1:-all}" in
         ;;
     all)
         need_rust
-        # shellcheck disable=SC2046
-        install_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" $(node_packages)
+        need_node
+        install_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
         install_wasm_target
         install_binaryen
         install_end2end

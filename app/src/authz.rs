@@ -51,7 +51,9 @@ pub fn authorize(
         (Action::ListUsers | Action::CreateUser, Resource::System) => is_admin,
         // An admin may not lock themselves out by disabling their own account.
         (Action::DisableUser, Resource::User(target)) => is_admin && *target != who.user_id,
-        (Action::ResetPassword, Resource::User(_)) => is_admin,
+        // Setting one's own password goes through ChangeOwnPassword, which asks
+        // for the current one: a borrowed admin session cannot take the account.
+        (Action::ResetPassword, Resource::User(target)) => is_admin && *target != who.user_id,
         (Action::ChangeOwnPassword, Resource::User(target)) => *target == who.user_id,
         _ => false,
     };
@@ -118,6 +120,10 @@ mod tests {
                 .is_ok(),
                 is_admin,
                 "{role} reset other"
+            );
+            assert!(
+                authorize(Some(&p), Action::ResetPassword, &Resource::User(me.clone())).is_err(),
+                "{role} reset self"
             );
             assert!(
                 authorize(

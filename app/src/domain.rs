@@ -70,7 +70,7 @@ impl FromStr for Role {
 }
 
 /// The database key of a staff account (the part after `user:`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct UserId(pub String);
 
 impl fmt::Display for UserId {
@@ -175,19 +175,33 @@ pub fn check_password_strength(password: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Shape check for an email address; delivery is the real test.
+/// Shape check for an email address; delivery is the real test. As strict
+/// as the database's `string::is_email`, so a form never gets past this
+/// check only to be refused by the schema: a local part of common characters,
+/// and a domain of at least two labels of letters, digits and inner hyphens.
 pub fn looks_like_email(value: &str) -> bool {
-    let value = value.trim();
     let Some((local, domain)) = value.rsplit_once('@') else {
         return false;
     };
-    !local.is_empty()
-        && value.len() <= 254
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !local.contains('@')
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && domain.len() <= 253
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    local_ok && domain_ok
 }
 
 #[cfg(test)]
@@ -210,6 +224,13 @@ mod tests {
         assert!(!looks_like_email("@b.org"));
         assert!(!looks_like_email("a b@c.org"));
         assert!(!looks_like_email("a@@c.org"));
+        assert!(
+            !looks_like_email("a@x_y.org"),
+            "the database refuses underscores in domains"
+        );
+        assert!(!looks_like_email("a@-x.org"));
+        assert!(!looks_like_email("a..b@x.org"));
+        assert!(looks_like_email("first.last+tag@sub.hospital-ge.ch"));
     }
 
     #[test]

@@ -26,9 +26,11 @@ pub enum AppError {
     NotFound(String),
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
-    /// The request never got a proper answer (network down, server restarting).
+    /// The request never got a proper answer (network down, server
+    /// restarting, an answer we could not read). The cause is not carried:
+    /// it would only show internals to the user.
     #[error("Visita could not be reached. Check your connection and try again.")]
-    Unreachable(String),
+    Unreachable,
 }
 
 impl AppError {
@@ -41,7 +43,7 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::RateLimited { .. } => 429,
             AppError::Internal => 500,
-            AppError::Unreachable(_) => 502,
+            AppError::Unreachable => 503,
         }
     }
 
@@ -77,7 +79,7 @@ impl FromServerFnError for AppError {
                 "form",
                 "The form was incomplete or malformed. Reload the page and try again.",
             ),
-            other => AppError::Unreachable(other.to_string()),
+            _ => AppError::Unreachable,
         }
     }
 }

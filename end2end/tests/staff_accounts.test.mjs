@@ -66,9 +66,11 @@ test('the doctor signs in and sees an empty dashboard, without the admin pages',
   assert.match(await page.locator('.who').innerText(), /Ada Lovelace[\s\S]*Doctor/);
   assert.equal(await page.getByRole('link', { name: 'Users' }).count(), 0, 'no admin link for a doctor');
 
-  // The admin page itself refuses, in words, not with a blank screen.
-  await page.goto(`${visita.url}/admin/users`);
+  // The admin page itself refuses with 403, in words, not with a blank screen.
+  const refused = await page.goto(`${visita.url}/admin/users`);
+  assert.equal(refused.status(), 403);
   await page.getByText('You are not allowed to do this.').waitFor();
+  assert.equal(await page.getByLabel('First password').count(), 0, 'no admin form is shown');
 
   // And its server function refuses with 403.
   const status = await page.evaluate(async () => (await fetch('/api/users/list', { method: 'POST' })).status);

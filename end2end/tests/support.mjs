@@ -52,16 +52,23 @@ export async function startVisita({ dataDir, env = {} } = {}) {
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
 
   const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`visita exited early:\n${output}`);
-    try {
-      const response = await fetch(`${url}/healthz`);
-      if (response.ok) break;
-    } catch {
-      /* not listening yet */
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`visita exited early:\n${output}`);
+      try {
+        const response = await fetch(`${url}/healthz`);
+        if (response.ok) break;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) throw new Error(`visita did not become healthy:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (Date.now() > deadline) throw new Error(`visita did not become healthy:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
+  } catch (error) {
+    // Never leave a half-started server behind: it would keep the test run alive.
+    child.kill('SIGKILL');
+    if (!dataDir) await rm(dir, { recursive: true, force: true });
+    throw error;
   }
 
   return {

@@ -88,11 +88,22 @@ impl AccountService {
             password: chosen,
         }
         .validate()?;
-        let created = self.create_user_unchecked(user, None, None).await?;
-        Ok(FirstAdmin::Created {
-            email: created.email,
-            password: generated,
-        })
+        match self.create_user_unchecked(user, None, None).await {
+            Ok(created) => Ok(FirstAdmin::Created {
+                email: created.email,
+                password: generated,
+            }),
+            // Another node created an admin a moment ago, or the email is taken.
+            Err(AppError::Conflict(_)) => {
+                match self.db.any_admin_email().await.map_err(internal)? {
+                    Some(existing) => Ok(FirstAdmin::Existing { email: existing }),
+                    None => Err(AppError::Conflict(format!(
+                        "VISITA_ADMIN_EMAIL: {email} belongs to an account that is not an admin; choose another address"
+                    ))),
+                }
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// Creates an account without an authorization check: for the CLI and
@@ -114,6 +125,9 @@ impl AccountService {
                     "An account with the email {} already exists.",
                     user.email
                 )),
+                DbError::Rejected("email") => {
+                    AppError::invalid("email", "Enter an email address like name@hospital.org.")
+                }
                 other => internal(other),
             })?;
         self.audit(actor, "user.create", Some(row.email.clone()), client, "ok")
@@ -160,13 +174,23 @@ impl AccountService {
             self.db.delete_session(&hash).await.map_err(internal)?;
             return Ok(None);
         };
-        if idle >= TOUCH_EVERY {
+        // Touch well before the idle limit, even when the limit is short.
+        if idle >= TOUCH_EVERY.min(self.idle_timeout / 2) {
             self.db.touch_session(&session.id).await.map_err(internal)?;
         }
         Ok(Some(CurrentSession {
             principal: principal(&user),
             secret: secret.to_string(),
         }))
+    }
+
+    /// Deletes the rows of sessions that expired without their browser
+    /// coming back. Run periodically by `serve`.
+    pub async fn sweep_stale_sessions(&self) -> Result<usize, AppError> {
+        self.db
+            .delete_stale_sessions(self.idle_timeout, ABSOLUTE_LIFETIME)
+            .await
+            .map_err(internal)
     }
 
     async fn set_password_and_end_sessions(
@@ -213,37 +237,25 @@ impl AccountService {
         }
     }
 
-    fn check_limits(
+    /// Counts this attempt against the account and the address, or refuses
+    /// it when either has used up its allowance.
+    fn reserve_attempt(
         &self,
         account_key: &str,
         address_key: Option<&str>,
         now: Instant,
     ) -> Result<(), AppError> {
-        let waits = [Some(account_key), address_key]
-            .into_iter()
-            .flatten()
-            .filter_map(|key| {
-                let limiter = if key.starts_with("ip:") {
-                    &self.by_address
-                } else {
-                    &self.by_account
-                };
-                limiter.check(key, now).err()
-            })
-            .max();
-        match waits {
-            Some(wait) => Err(AppError::RateLimited {
-                minutes: wait.as_secs().div_ceil(60).max(1),
-            }),
-            None => Ok(()),
+        let limited = |wait: Duration| AppError::RateLimited {
+            minutes: wait.as_secs().div_ceil(60).max(1),
+        };
+        self.by_account.reserve(account_key, now).map_err(limited)?;
+        if let Some(key) = address_key
+            && let Err(wait) = self.by_address.reserve(key, now)
+        {
+            self.by_account.release(account_key, now);
+            return Err(limited(wait));
         }
-    }
-
-    fn record_failure(&self, account_key: &str, address_key: Option<&str>, now: Instant) {
-        self.by_account.record_failure(account_key, now);
-        if let Some(key) = address_key {
-            self.by_address.record_failure(key, now);
-        }
+        Ok(())
     }
 }
 
@@ -261,9 +273,9 @@ impl Accounts for AccountService {
         }
         let now = Instant::now();
         let account_key = format!("account:{email}");
-        let address_key = client.ip.map(|ip| format!("ip:{ip}"));
+        let address_key = client.ip.map(crate::http::client_ip::rate_limit_key);
         let target = Some(email.clone());
-        if let Err(limited) = self.check_limits(&account_key, address_key.as_deref(), now) {
+        if let Err(limited) = self.reserve_attempt(&account_key, address_key.as_deref(), now) {
             self.audit(None, "login", target, Some(client), "denied")
                 .await;
             return Err(limited);
@@ -273,6 +285,10 @@ impl Accounts for AccountService {
             Some(hash) => verify_blocking(password.to_string(), hash).await?,
             None => {
                 let password = password.to_string();
+                let _slot = ARGON2_SLOTS
+                    .acquire()
+                    .await
+                    .map_err(|_| AppError::Internal)?;
                 let _ = tokio::task::spawn_blocking(move || {
                     password::verify_against_nothing(&password)
                 })
@@ -281,7 +297,7 @@ impl Accounts for AccountService {
             }
         };
         let Some(user) = user.filter(|_| matches) else {
-            self.record_failure(&account_key, address_key.as_deref(), now);
+            // The reservations stay: they are this failure.
             self.audit(None, "login", target, Some(client), "failed")
                 .await;
             return Err(AppError::InvalidCredentials);
@@ -292,6 +308,9 @@ impl Accounts for AccountService {
             return Err(AppError::Forbidden);
         }
         self.by_account.clear(&account_key);
+        if let Some(key) = &address_key {
+            self.by_address.release(key, now);
+        }
         let secret = token::generate();
         self.db
             .create_session(
@@ -464,14 +483,28 @@ fn internal(error: DbError) -> AppError {
     AppError::Internal
 }
 
-/// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+/// argon2 takes tens of milliseconds of CPU and 19 MiB of memory per call:
+/// run it off the async workers, and at most one per core at a time, so a
+/// flood of sign-ins queues instead of exhausting memory.
+static ARGON2_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 async fn hash_blocking(password: String) -> Result<String, AppError> {
+    let _slot = ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|_| AppError::Internal)?;
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
         .map_err(|_| AppError::Internal)
 }
 
 async fn verify_blocking(password: String, hash: String) -> Result<bool, AppError> {
+    let _slot = ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|_| AppError::Internal)?;
     tokio::task::spawn_blocking(move || password::verify(&password, &hash))
         .await
         .map_err(|_| AppError::Internal)

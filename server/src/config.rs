@@ -61,6 +61,8 @@ pub struct Config {
     /// Where the compiled site (WASM, JS, CSS, public files) is served from.
     pub site_dir: PathBuf,
     pub log_format: LogFormat,
+    /// Reverse proxies whose `X-Forwarded-For` tells the client's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -105,6 +107,7 @@ const KEYS: &[&str] = &[
     "session_idle_minutes",
     "site_dir",
     "log_format",
+    "trusted_proxies",
 ];
 
 fn env_name(key: &str) -> String {
@@ -306,6 +309,41 @@ impl Config {
             }
         };
 
+        let trusted_proxies = match text("trusted_proxies") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse().map_err(|_| {
+                        src.error(
+                            "trusted_proxies",
+                            format!("{s:?} is not an IP address like 10.0.0.5"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+
+        let db_user = text("db_user");
+        let db_password = src.get("db_password").map(|r| Secret::new(r.value.clone()));
+        match (&db_user, &db_password) {
+            (Some(_), None) => {
+                return Err(src.error(
+                    "db_password",
+                    "is missing: VISITA_DB_USER is set, so a password is needed too".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(src.error(
+                    "db_user",
+                    "is missing: VISITA_DB_PASSWORD is set, so a user is needed too".into(),
+                ));
+            }
+            _ => {}
+        }
+
         Ok(Config {
             addr,
             data_dir,
@@ -313,13 +351,14 @@ impl Config {
             database,
             db_namespace,
             db_name,
-            db_user: text("db_user"),
-            db_password: src.get("db_password").map(|r| Secret::new(r.value.clone())),
+            db_user,
+            db_password,
             admin_email: admin_email.to_lowercase(),
             admin_password,
             session_idle_timeout,
             site_dir: PathBuf::from(text("site_dir").unwrap_or_else(|| "target/site".into())),
             log_format,
+            trusted_proxies,
         })
     }
 }
@@ -335,19 +374,57 @@ fn default_public_url(addr: SocketAddr) -> String {
     format!("http://{host}:{}", addr.port())
 }
 
+/// Normalises to what a browser sends as `Origin` (lower-case scheme and
+/// host, no default port, no trailing slash) so origin checks compare exactly.
 fn parse_public_url(raw: &str) -> Result<String, String> {
     let value = raw.trim().trim_end_matches('/');
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .ok_or_else(|| format!("{raw:?} is not a URL starting with https:// or http://"))?;
-    let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() || host.contains(['?', '#', '@', ' ']) {
+    let lower = value.to_ascii_lowercase();
+    let (scheme, rest) = if lower.starts_with("https://") {
+        ("https", &value[8..])
+    } else if lower.starts_with("http://") {
+        ("http", &value[7..])
+    } else {
         return Err(format!(
-            "{raw:?} is not a URL like https://visio.hospital.org"
+            "{raw:?} is not a URL starting with https:// or http://"
         ));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let shape = || format!("{raw:?} is not a URL like https://visio.hospital.org");
+    if authority.is_empty()
+        || authority.contains(['?', '#', '@', ' '])
+        || path.contains(['?', '#', ' '])
+    {
+        return Err(shape());
     }
-    Ok(value.to_string())
+    let parse_port = |p: &str| p.parse::<u16>().map_err(|_| shape());
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (inner, after) = v6.split_once(']').ok_or_else(shape)?;
+        let port = match after {
+            "" => None,
+            p => Some(parse_port(p.strip_prefix(':').ok_or_else(shape)?)?),
+        };
+        (format!("[{inner}]"), port)
+    } else {
+        match authority.split_once(':') {
+            Some((host, p)) => (host.to_string(), Some(parse_port(p)?)),
+            None => (authority.to_string(), None),
+        }
+    };
+    if host.is_empty() || host == "[]" {
+        return Err(shape());
+    }
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let port = port
+        .filter(|p| *p != default_port)
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    Ok(format!(
+        "{scheme}://{}{port}{path}",
+        host.to_ascii_lowercase()
+    ))
 }
 
 fn parse_database(raw: &str) -> Result<String, String> {
@@ -419,6 +496,36 @@ mod tests {
         assert_eq!(config.public_url, "https://visio.example.org");
         assert_eq!(config.public_origin(), "https://visio.example.org");
         assert!(config.is_https());
+    }
+
+    #[test]
+    fn public_url_is_normalised_like_a_browser_origin() {
+        let config = load(&[("VISITA_PUBLIC_URL", "HTTPS://Visio.Example.ORG:443/")]).unwrap();
+        assert_eq!(config.public_url, "https://visio.example.org");
+        let config = load(&[("VISITA_PUBLIC_URL", "http://h.example.org:8080/Visita")]).unwrap();
+        assert_eq!(config.public_url, "http://h.example.org:8080/Visita");
+        assert!(load(&[("VISITA_PUBLIC_URL", "http://h.example.org:abc")]).is_err());
+        assert!(load(&[("VISITA_PUBLIC_URL", "https://")]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_db_credentials_come_in_pairs() {
+        let config = load(&[("VISITA_TRUSTED_PROXIES", "10.0.0.5, ::1")]).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert_eq!(
+            load(&[("VISITA_TRUSTED_PROXIES", "10.0.0.0/8")])
+                .unwrap_err()
+                .key,
+            "VISITA_TRUSTED_PROXIES"
+        );
+        assert_eq!(
+            load(&[("VISITA_DB_USER", "root")]).unwrap_err().key,
+            "VISITA_DB_PASSWORD"
+        );
+        assert_eq!(
+            load(&[("VISITA_DB_PASSWORD", "x")]).unwrap_err().key,
+            "VISITA_DB_USER"
+        );
     }
 
     #[test]

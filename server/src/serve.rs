@@ -24,6 +24,14 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
     }
+    // Listen before creating the first admin: if the port is taken we stop
+    // here, and a generated password is never created without being shown.
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| CommandError::Bind {
+            addr: config.addr,
+            source,
+        })?;
     let accounts = Arc::new(AccountService::new(db.clone(), &config));
     let first_admin = accounts
         .ensure_first_admin(
@@ -47,13 +55,8 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     {
         tracing::warn!(site_dir = %config.site_dir.display(), "no built site found: pages will not hydrate (run `make build`, or set VISITA_SITE_DIR)");
     }
+    let sweeper = tokio::spawn(sweep_stale_sessions(state.accounts.clone()));
     let app = crate::http::router(state);
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| CommandError::Bind {
-            addr: config.addr,
-            source,
-        })?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, "listening");
     println!("{}", banner(&config, &first_admin));
@@ -65,8 +68,22 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     tracing::info!("stopped accepting requests; closing the database");
+    sweeper.abort();
     drop(db);
     Ok(())
+}
+
+/// Expired sessions whose browser never returns are deleted every 10 minutes.
+async fn sweep_stale_sessions(accounts: Arc<AccountService>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match accounts.sweep_stale_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "deleted expired sessions"),
+            Err(error) => tracing::warn!(%error, "could not sweep expired sessions"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

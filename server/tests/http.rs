@@ -108,6 +108,59 @@ async fn health_says_503_when_the_database_does_not_answer() {
 }
 
 #[tokio::test]
+async fn a_database_outage_is_a_503_not_a_sign_out() {
+    let config = Config::from_sources(None, &|_| None).unwrap();
+    let db = Db::from_handle(surrealdb::Surreal::init());
+    let accounts = Arc::new(AccountService::new(db.clone(), &config));
+    let state = AppState {
+        leptos: leptos_options(&config),
+        config: Arc::new(config),
+        db,
+        accounts,
+    };
+    let app = server::http::router(state);
+    let cookie = format!("visita_session={}", "ab".repeat(32));
+    let request = Request::get("/")
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, body) = send(&app, request).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        headers.get(header::SET_COOKIE).is_none(),
+        "the session cookie is kept"
+    );
+    assert!(body.contains("cannot reach its database"), "{body}");
+}
+
+#[tokio::test]
+async fn pages_answer_403_to_roles_they_are_not_for() {
+    let (app, _) = app().await;
+    let admin = sign_in(&app, "admin@h.org", ADMIN_PASSWORD).await;
+    let create = "email=doc%40h.org&name=Doc&role=doctor&password=doctor+password+1";
+    let (status, _, _) = send(&app, form("/api/users/create", create, Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK);
+    let doctor = sign_in(&app, "doc@h.org", "doctor password 1").await;
+    let request = Request::get("/admin/users")
+        .header(header::COOKIE, &doctor)
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, html) = send(&app, request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("You are not allowed to do this.") && !html.contains("First password"));
+    let request = Request::get("/admin/users")
+        .header(header::COOKIE, &admin)
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, html) = send(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("doc@h.org"),
+        "the admin sees the list rendered on the server"
+    );
+}
+
+#[tokio::test]
 async fn anonymous_visitors_are_sent_to_sign_in_and_staff_see_their_dashboard() {
     let (app, _) = app().await;
     let (status, headers, _) = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;

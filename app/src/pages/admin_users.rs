@@ -107,14 +107,29 @@ fn UsersTable(
                                     </ActionForm>
                                 }
                             })}
-                        <ActionForm action=reset attr:class="inline">
-                            <input type="hidden" name="id" value=user.id.0.clone()/>
-                            <label class="visually-hidden" for=reset_input_id.clone()>
-                                {format!("New password for {}", user.name)}
-                            </label>
-                            <input id=reset_input_id name="password" type="text" minlength="12" placeholder="New password" autocomplete="off" required/>
-                            <button type="submit" class="secondary">"Set password"</button>
-                        </ActionForm>
+                        {if is_me {
+                            view! { <a href="/account/password">"Change my password"</a> }.into_any()
+                        } else {
+                            view! {
+                                <ActionForm action=reset attr:class="inline">
+                                    <input type="hidden" name="id" value=user.id.0.clone()/>
+                                    <label class="visually-hidden" for=reset_input_id.clone()>
+                                        {format!("New password for {}", user.name)}
+                                    </label>
+                                    <input
+                                        id=reset_input_id
+                                        name="password"
+                                        type="text"
+                                        minlength="12"
+                                        placeholder="New password"
+                                        autocomplete="off"
+                                        required
+                                    />
+                                    <button type="submit" class="secondary">"Set password"</button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }}
                     </td>
                 </tr>
             }

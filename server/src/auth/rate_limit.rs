@@ -1,7 +1,11 @@
 //! Limits on failed sign-ins, per account and per client address, so nobody
-//! can guess passwords at speed. Counters live in this node's memory: a
-//! restart forgives, and several nodes each count on their own (documented in
-//! the README; a shared counter in the database can come with multi-node).
+//! can guess passwords at speed. An attempt is counted *before* the password
+//! is checked (a reservation), so parallel requests cannot all slip under the
+//! limit while argon2 runs; a successful attempt takes its reservation back.
+//!
+//! Counters live in this node's memory: a restart forgives, and several nodes
+//! each count on their own (documented in the README; a shared counter in the
+//! database can come with multi-node).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -14,11 +18,11 @@ pub struct Policy {
     pub window: Duration,
 }
 
-/// Failure timestamps per key, pruned as they age out of the window.
+/// Attempt timestamps per key, pruned as they age out of the window.
 #[derive(Debug)]
 pub struct FailureLimiter {
     policy: Policy,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    attempts: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 /// Above this many tracked keys, stale ones are swept on the next call.
@@ -28,31 +32,14 @@ impl FailureLimiter {
     pub fn new(policy: Policy) -> Self {
         Self {
             policy,
-            failures: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `Err(wait)` when `key` has used up its failures; `wait` is how long
-    /// until the oldest one expires.
-    pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(times) = map.get_mut(key) else {
-            return Ok(());
-        };
-        prune(times, now, self.policy.window);
-        if times.len() >= self.policy.max_failures {
-            let oldest = *times.front().expect("non-empty when over the limit");
-            Err(self
-                .policy
-                .window
-                .saturating_sub(now.duration_since(oldest)))
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn record_failure(&self, key: &str, now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    /// Counts an attempt at `now`, unless `key` has used up its allowance:
+    /// then `Err(wait)`, how long until the oldest attempt expires.
+    pub fn reserve(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > SWEEP_ABOVE {
             let window = self.policy.window;
             map.retain(|_, times| {
@@ -62,12 +49,30 @@ impl FailureLimiter {
         }
         let times = map.entry(key.to_string()).or_default();
         prune(times, now, self.policy.window);
+        if times.len() >= self.policy.max_failures {
+            let oldest = *times.front().expect("non-empty when over the limit");
+            return Err(self
+                .policy
+                .window
+                .saturating_sub(now.duration_since(oldest)));
+        }
         times.push_back(now);
+        Ok(())
     }
 
-    /// A successful sign-in wipes the account's slate.
+    /// Takes back the attempt reserved at `at` (it succeeded).
+    pub fn release(&self, key: &str, at: Instant) {
+        let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(times) = map.get_mut(key)
+            && let Some(index) = times.iter().rposition(|t| *t == at)
+        {
+            times.remove(index);
+        }
+    }
+
+    /// Wipes a key's slate (a successful sign-in forgives the account).
     pub fn clear(&self, key: &str) {
-        self.failures
+        self.attempts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
@@ -87,35 +92,55 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn blocks_after_the_limit_and_forgives_after_the_window() {
-        let limiter = FailureLimiter::new(Policy {
-            max_failures: 3,
+    fn limiter(max_failures: usize) -> FailureLimiter {
+        FailureLimiter::new(Policy {
+            max_failures,
             window: Duration::from_secs(60),
-        });
-        let t0 = Instant::now();
-        for i in 0..3 {
-            assert!(limiter.check("a", t0).is_ok(), "attempt {i}");
-            limiter.record_failure("a", t0 + Duration::from_secs(i));
-        }
-        let wait = limiter
-            .check("a", t0 + Duration::from_secs(10))
-            .unwrap_err();
-        assert_eq!(wait, Duration::from_secs(50));
-        assert!(limiter.check("b", t0).is_ok(), "other keys are unaffected");
-        assert!(limiter.check("a", t0 + Duration::from_secs(61)).is_ok());
+        })
     }
 
     #[test]
-    fn clearing_resets_a_key() {
-        let limiter = FailureLimiter::new(Policy {
-            max_failures: 1,
-            window: Duration::from_secs(60),
-        });
+    fn blocks_after_the_limit_and_forgives_after_the_window() {
+        let limiter = limiter(3);
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert!(
+                limiter.reserve("a", t0 + Duration::from_secs(i)).is_ok(),
+                "attempt {i}"
+            );
+        }
+        let wait = limiter
+            .reserve("a", t0 + Duration::from_secs(10))
+            .unwrap_err();
+        assert_eq!(wait, Duration::from_secs(50));
+        assert!(
+            limiter.reserve("b", t0).is_ok(),
+            "other keys are unaffected"
+        );
+        assert!(limiter.reserve("a", t0 + Duration::from_secs(61)).is_ok());
+    }
+
+    #[test]
+    fn parallel_attempts_cannot_exceed_the_limit() {
+        // Reservations are taken before any password is checked: the fourth
+        // concurrent attempt is refused even though none has failed yet.
+        let limiter = limiter(3);
         let now = Instant::now();
-        limiter.record_failure("a", now);
-        assert!(limiter.check("a", now).is_err());
-        limiter.clear("a");
-        assert!(limiter.check("a", now).is_ok());
+        let granted = (0..10)
+            .filter(|_| limiter.reserve("a", now).is_ok())
+            .count();
+        assert_eq!(granted, 3);
+    }
+
+    #[test]
+    fn a_success_gives_its_reservation_back() {
+        let limiter = limiter(1);
+        let now = Instant::now();
+        limiter.reserve("ip", now).unwrap();
+        limiter.release("ip", now);
+        assert!(limiter.reserve("ip", now).is_ok());
+        limiter.clear("ip");
+        assert!(limiter.reserve("ip", now).is_ok());
+        assert!(limiter.reserve("ip", now).is_err());
     }
 }

@@ -53,6 +53,10 @@ pub async fn apply(db: &Surreal<Any>) -> Result<Vec<String>, DbError> {
             })
             .or_else(|| errors.values().next())
         {
+            // Two nodes starting together: the other one applied it first.
+            if is_recorded(db, *version).await? {
+                continue;
+            }
             return Err(DbError::Migration {
                 name: name.to_string(),
                 reason: root.message().to_string(),
@@ -61,6 +65,15 @@ pub async fn apply(db: &Surreal<Any>) -> Result<Vec<String>, DbError> {
         applied.push(name.to_string());
     }
     Ok(applied)
+}
+
+async fn is_recorded(db: &Surreal<Any>, version: i64) -> Result<bool, DbError> {
+    let found: Option<i64> = db
+        .query("SELECT VALUE record::id(id) FROM type::record('migration', $version)")
+        .bind(("version", version))
+        .await?
+        .take(0)?;
+    Ok(found.is_some())
 }
 
 #[cfg(test)]
@@ -81,6 +94,16 @@ mod tests {
             "second run applies nothing"
         );
         db.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn applied_versions_are_recognised_so_a_racing_node_can_skip_them() {
+        let db = Db::connect_to("mem://", "t", "t", None, None)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        assert!(super::is_recorded(db.surreal(), 1).await.unwrap());
+        assert!(!super::is_recorded(db.surreal(), 99).await.unwrap());
     }
 
     #[test]

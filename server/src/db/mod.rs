@@ -28,6 +28,9 @@ pub enum DbError {
     /// A unique index refused the write (e.g. an email already in use).
     #[error("a record with this {0} already exists")]
     Duplicate(&'static str),
+    /// The schema refused a field's value (its ASSERT or TYPE).
+    #[error("the {0} was refused by the database schema")]
+    Rejected(&'static str),
     #[error("database error: {0}")]
     Query(String),
 }
@@ -42,6 +45,13 @@ impl From<surrealdb::Error> for DbError {
 fn is_unique_violation(error: &surrealdb::Error, index: &str) -> bool {
     let message = error.message();
     message.contains("already contains") && message.contains(&format!("`{index}`"))
+}
+
+/// True when the schema refused the value of `field` (ASSERT or type).
+fn is_field_rejection(error: &surrealdb::Error, field: &str) -> bool {
+    let message = error.message();
+    message.contains(&format!("field `{field}`"))
+        && (message.contains("must conform") || message.contains("coerce"))
 }
 
 /// A cheap, cloneable handle to the database.

@@ -79,6 +79,28 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Deletes sessions idle longer than `idle` or older than `lifetime`
+    /// (those whose browser never came back to be told). Returns how many.
+    pub async fn delete_stale_sessions(
+        &self,
+        idle: std::time::Duration,
+        lifetime: std::time::Duration,
+    ) -> Result<usize, DbError> {
+        let now = Utc::now();
+        let to_chrono =
+            |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let deleted: Vec<SessionRow> = self
+            .inner
+            .query("DELETE session WHERE last_seen < $idle_cut OR created_at < $life_cut RETURN BEFORE")
+            .bind(("idle_cut", now - to_chrono(idle)))
+            .bind(("life_cut", now - to_chrono(lifetime)))
+            .await?
+            .take(0)?;
+        Ok(deleted.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::db::Db;
@@ -106,5 +128,34 @@ mod tests {
         assert!(db.session_by_hash("h2").await.unwrap().is_some());
         db.delete_session("h2").await.unwrap();
         assert!(db.session_by_hash("h2").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn stale_sessions_are_swept() {
+        use std::time::Duration;
+        let db = Db::in_memory().await.unwrap();
+        let user = db
+            .create_user("a@h.org", "A", &["doctor".into()], None)
+            .await
+            .unwrap();
+        db.create_session("fresh", &user.key(), None, None)
+            .await
+            .unwrap();
+        db.create_session("idle", &user.key(), None, None)
+            .await
+            .unwrap();
+        db.surreal()
+            .query("UPDATE session SET last_seen = time::now() - 2h WHERE token_hash = 'idle'")
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+        let swept = db
+            .delete_stale_sessions(Duration::from_secs(1800), Duration::from_secs(12 * 3600))
+            .await
+            .unwrap();
+        assert_eq!(swept, 1);
+        assert!(db.session_by_hash("fresh").await.unwrap().is_some());
+        assert!(db.session_by_hash("idle").await.unwrap().is_none());
     }
 }

@@ -1,6 +1,6 @@
 //! Queries on `user`: staff accounts.
 
-use super::{Db, DbError, is_unique_violation};
+use super::{Db, DbError, is_field_rejection, is_unique_violation};
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, RecordIdKey, SurrealValue};
 
@@ -68,6 +68,7 @@ impl Db {
             Err(e) if is_unique_violation(&e, "user_email") => {
                 Err(DbError::Duplicate("email address"))
             }
+            Err(e) if is_field_rejection(&e, "email") => Err(DbError::Rejected("email")),
             Err(e) => Err(e.into()),
         }
     }
@@ -162,11 +163,11 @@ mod tests {
     #[tokio::test]
     async fn the_schema_refuses_what_the_forms_would_refuse() {
         let db = Db::in_memory().await.unwrap();
-        assert!(
+        assert!(matches!(
             db.create_user("not-an-email", "X", &["doctor".into()], None)
-                .await
-                .is_err()
-        );
+                .await,
+            Err(DbError::Rejected("email"))
+        ));
         assert!(
             db.create_user("x@h.org", "X", &["surgeon".into()], None)
                 .await

@@ -35,16 +35,29 @@ pub fn check(method: &Method, headers: &HeaderMap, trusted: &str) -> Result<(), 
     }
     if let Some(origin) = header(header::ORIGIN.as_str()) {
         let host = header(header::HOST.as_str()).unwrap_or("");
-        // The configured public origin, or the host this request was sent to
-        // (a page can only claim an Origin equal to its own address).
-        let same_host = origin
+        // Besides the configured public origin, a page on this very machine
+        // (localhost vs 127.0.0.1 in development) may post to itself. Only
+        // loopback names qualify: a DNS-rebinding page also has Origin host ==
+        // Host, but under the attacker's name.
+        let same_loopback_host = origin
             .split_once("://")
-            .is_some_and(|(_, h)| !host.is_empty() && h == host);
-        if origin != trusted && !same_host {
+            .is_some_and(|(_, h)| h == host && is_loopback_host(host));
+        if !origin.eq_ignore_ascii_case(trusted) && !same_loopback_host {
             return Err(Forgery::ForeignOrigin);
         }
     }
     Ok(())
+}
+
+fn is_loopback_host(host_and_port: &str) -> bool {
+    let host = match host_and_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_and_port.split(':').next().unwrap_or(""),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 pub async fn guard(
@@ -122,6 +135,26 @@ mod tests {
             check(&Method::POST, &h, TRUSTED),
             Err(Forgery::ForeignOrigin)
         );
+    }
+
+    #[test]
+    fn dns_rebinding_pages_are_refused() {
+        // evil.example resolved to the intranet server: Origin host == Host.
+        let h = headers(&[
+            ("origin", "http://evil.example:3000"),
+            ("host", "evil.example:3000"),
+        ]);
+        assert_eq!(
+            check(&Method::POST, &h, TRUSTED),
+            Err(Forgery::ForeignOrigin)
+        );
+        let h = headers(&[
+            ("origin", "http://localhost:3000"),
+            ("host", "localhost:3000"),
+        ]);
+        assert!(check(&Method::POST, &h, TRUSTED).is_ok());
+        let h = headers(&[("origin", "http://[::1]:3000"), ("host", "[::1]:3000")]);
+        assert!(check(&Method::POST, &h, TRUSTED).is_ok());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! static files and operations endpoints, wrapped in the layers every request
 //! passes (session, CSRF, security headers, tracing).
 
+pub mod client_ip;
 pub mod csrf;
 pub mod health;
 pub mod session;
@@ -58,7 +59,27 @@ pub fn router(state: AppState) -> Router {
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
         .layer(security_header("referrer-policy", "same-origin"))
+        .layer(middleware::from_fn_with_state(
+            state.config.is_https(),
+            strict_transport,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Under https, tell browsers never to come back over plain http.
+async fn strict_transport(
+    axum::extract::State(https): axum::extract::State<bool>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if https {
+        response.headers_mut().insert(
+            HeaderName::from_static("strict-transport-security"),
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 fn security_header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
