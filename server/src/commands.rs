@@ -48,53 +48,85 @@ pub async fn run(command: Command, config: Config) -> Result<(), CommandError> {
             Ok(())
         }
         Command::Admin(admin) => {
+            // Every input is checked before the database is opened: a typo
+            // costs nothing and touches nothing.
+            let task = AdminTask::from_command(admin)?;
             let db = Db::connect(&config).await?;
             db.migrate().await?;
             let accounts = AccountService::new(db, &config);
-            run_admin(admin, &accounts).await
+            task.run(&accounts).await
         }
     }
 }
 
-async fn run_admin(command: AdminCommand, accounts: &AccountService) -> Result<(), CommandError> {
-    match command {
-        AdminCommand::CreateUser(args) => {
-            let roles = args
-                .role
-                .iter()
-                .map(|r| r.parse::<Role>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| CommandError::Invalid(format!("--role: {e}")))?;
-            let password = read_password_from_stdin()?;
-            let user = NewUser {
-                email: args.email,
-                name: args.name,
-                roles,
-                password,
+/// An admin command whose input has been read and validated.
+enum AdminTask {
+    CreateUser(NewUser),
+    ResetPassword { email: String, password: String },
+}
+
+impl AdminTask {
+    fn from_command(command: AdminCommand) -> Result<Self, CommandError> {
+        match command {
+            AdminCommand::CreateUser(args) => {
+                let roles = args
+                    .role
+                    .iter()
+                    .map(|r| r.parse::<Role>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| CommandError::Invalid(format!("--role: {e}")))?;
+                let password = read_password_from_stdin()?;
+                let user = NewUser {
+                    email: args.email,
+                    name: args.name,
+                    roles,
+                    password,
+                }
+                .validate()
+                .map_err(|e| CommandError::Invalid(format!("--{}: {}", e.field, e.message)))?;
+                Ok(AdminTask::CreateUser(user))
             }
-            .validate()
-            .map_err(|e| CommandError::Invalid(format!("--{}: {}", e.field, e.message)))?;
-            let created = accounts
-                .create_user_unchecked(user, None, None)
-                .await
-                .map_err(|e| CommandError::Invalid(e.to_string()))?;
-            println!("created {} ({})", created.email, created.id);
-            Ok(())
+            AdminCommand::ResetPassword(args) => {
+                let password = read_password_from_stdin()?;
+                app::domain::check_password_strength(&password)
+                    .map_err(|m| CommandError::Invalid(format!("password: {m}")))?;
+                Ok(AdminTask::ResetPassword {
+                    email: args.email.trim().to_lowercase(),
+                    password,
+                })
+            }
         }
-        AdminCommand::ResetPassword(args) => {
-            let password = read_password_from_stdin()?;
-            app::domain::check_password_strength(&password)
-                .map_err(|m| CommandError::Invalid(format!("password: {m}")))?;
-            accounts
-                .reset_password_by_email(&args.email, &password)
-                .await
-                .map_err(|e| CommandError::Invalid(e.to_string()))?;
-            println!(
-                "password changed for {}; their sessions were ended",
-                args.email.trim().to_lowercase()
-            );
-            Ok(())
+    }
+
+    async fn run(self, accounts: &AccountService) -> Result<(), CommandError> {
+        match self {
+            AdminTask::CreateUser(user) => {
+                let created = accounts
+                    .create_user_unchecked(user, None, None)
+                    .await
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
+                println!("created {} ({})", created.email, created.id);
+            }
+            AdminTask::ResetPassword { email, password } => {
+                accounts
+                    .reset_password_by_email(&email, &password)
+                    .await
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
+                println!("password changed for {email}; their sessions were ended");
+            }
         }
+        Ok(())
+    }
+}
+
+/// The embedded database shuts down in tasks of its own once its last handle
+/// is dropped. Leaving before they finish would cancel them mid-way (and log
+/// errors an operator should not have to read), so wait for them, briefly.
+pub async fn wait_for_background_tasks() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while metrics.num_alive_tasks() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 

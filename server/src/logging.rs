@@ -6,9 +6,12 @@
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
+/// `surrealkv=error`: after `Datastore::shutdown` has flushed and closed the
+/// store, its `Drop` runs outside the runtime and warns that it cannot close
+/// the store again — noise an operator cannot act on.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,surrealdb=warn,surrealkv=warn,tower_http=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,surrealdb=warn,surrealkv=error,tower_http=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -26,7 +26,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::commands::run(cli.command, config)) {
+    let outcome = runtime.block_on(async {
+        let outcome = server::commands::run(cli.command, config).await;
+        server::commands::wait_for_background_tasks().await;
+        outcome
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{error}");
