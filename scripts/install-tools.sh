@@ -92,7 +92,8 @@ install_wasm_bindgen() {
     # crate, move that one dependency back, install from the path.
     local work crate
     work="$(mktemp -d)"
-    cargo info "wasm-bindgen-cli@$version" >/dev/null 2>&1 || true
+    # Outside any workspace: in the Dockerfile the members are not copied yet.
+    (cd "$work" && cargo info "wasm-bindgen-cli@$version" >/dev/null 2>&1) || true
     crate="$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"wasm-bindgen-cli-$version.crate" 2>/dev/null | head -1 || true)"
     if [ -z "$crate" ]; then
         echo "could not fetch wasm-bindgen-cli $version from crates.io (is the registry reachable?)" >&2
