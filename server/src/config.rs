@@ -267,7 +267,7 @@ impl Config {
         let db_name = name_like("db_name", "visita")?;
 
         let admin_email = text("admin_email").unwrap_or_else(|| "admin@visita.local".into());
-        if !looks_like_email(&admin_email) {
+        if !app::domain::looks_like_email(&admin_email) {
             return Err(src.error(
                 "admin_email",
                 format!("{admin_email:?} is not an email address like admin@hospital.org"),
@@ -439,11 +439,6 @@ fn parse_database(raw: &str) -> Result<String, String> {
             "{raw:?} is not a database address like surrealkv://./data/db, mem:// or ws://db-host:8000"
         ))
     }
-}
-
-/// Cheap shape check; the real proof of an address is a message reaching it.
-pub fn looks_like_email(value: &str) -> bool {
-    app::domain::looks_like_email(value)
 }
 
 #[cfg(test)]

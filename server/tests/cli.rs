@@ -103,11 +103,9 @@ fn create_user_reads_the_password_from_stdin_and_keeps_it_secret() {
     assert_eq!(text(&out.stdout), "The database is up to date.\n");
 }
 
-#[test]
-fn create_user_refuses_bad_input_plainly() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = [("VISITA_DATA_DIR", dir.path().to_str().unwrap())];
-    let weak = visita(
+/// `visita admin create-user` for a@h.org with `role`, `password` on stdin.
+fn create_user(env: &[(&str, &str)], role: &str, password: &str) -> Output {
+    visita(
         &[
             "admin",
             "create-user",
@@ -116,50 +114,29 @@ fn create_user_refuses_bad_input_plainly() {
             "--name",
             "A",
             "--role",
-            "doctor",
+            role,
             "--password-stdin",
         ],
-        &env,
-        Some("short"),
-    );
+        env,
+        Some(password),
+    )
+}
+
+#[test]
+fn create_user_refuses_bad_input_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("VISITA_DATA_DIR", dir.path().to_str().unwrap())];
+    let weak = create_user(&env, "doctor", "short");
     assert_eq!(weak.status.code(), Some(2));
     assert_eq!(
         text(&weak.stderr),
         "--password: The password must have at least 12 characters.\n"
     );
 
-    let role = visita(
-        &[
-            "admin",
-            "create-user",
-            "--email",
-            "a@h.org",
-            "--name",
-            "A",
-            "--role",
-            "surgeon",
-            "--password-stdin",
-        ],
-        &env,
-        Some("long enough password"),
-    );
+    let role = create_user(&env, "surgeon", "long enough password");
     assert_eq!(role.status.code(), Some(2));
     assert!(text(&role.stderr).contains("\"surgeon\" is not a role"));
 
-    let empty = visita(
-        &[
-            "admin",
-            "create-user",
-            "--email",
-            "a@h.org",
-            "--name",
-            "A",
-            "--role",
-            "doctor",
-            "--password-stdin",
-        ],
-        &env,
-        Some(""),
-    );
+    let empty = create_user(&env, "doctor", "");
     assert_eq!(empty.status.code(), Some(2));
 }

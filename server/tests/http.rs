@@ -24,18 +24,29 @@ async fn app() -> (Router, Db) {
     })
     .unwrap();
     let db = Db::in_memory().await.unwrap();
-    let accounts = Arc::new(AccountService::new(db.clone(), &config));
-    accounts
+    AccountService::new(db.clone(), &config)
         .ensure_first_admin(&config.admin_email, Some(ADMIN_PASSWORD))
         .await
         .unwrap();
+    (router_on(db.clone(), config), db)
+}
+
+/// The router over a given database, as `serve` builds it.
+fn router_on(db: Db, config: Config) -> Router {
+    let accounts = Arc::new(AccountService::new(db.clone(), &config));
     let state = AppState {
         leptos: leptos_options(&config),
         config: Arc::new(config),
-        db: db.clone(),
+        db,
         accounts,
     };
-    (server::http::router(state), db)
+    server::http::router(state)
+}
+
+/// A router whose database handle was never connected: every query fails.
+fn router_without_database() -> Router {
+    let config = Config::from_sources(None, &|_| None).unwrap();
+    router_on(Db::from_handle(surrealdb::Surreal::init()), config)
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -91,17 +102,7 @@ async fn health_reports_the_database() {
 
 #[tokio::test]
 async fn health_says_503_when_the_database_does_not_answer() {
-    let config = Config::from_sources(None, &|_| None).unwrap();
-    // A handle that was never connected: every query fails.
-    let db = Db::from_handle(surrealdb::Surreal::init());
-    let accounts = Arc::new(AccountService::new(db.clone(), &config));
-    let state = AppState {
-        leptos: leptos_options(&config),
-        config: Arc::new(config),
-        db,
-        accounts,
-    };
-    let app = server::http::router(state);
+    let app = router_without_database();
     let (status, _, body) = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains(r#""db":"unreachable""#), "{body}");
@@ -109,16 +110,7 @@ async fn health_says_503_when_the_database_does_not_answer() {
 
 #[tokio::test]
 async fn a_database_outage_is_a_503_not_a_sign_out() {
-    let config = Config::from_sources(None, &|_| None).unwrap();
-    let db = Db::from_handle(surrealdb::Surreal::init());
-    let accounts = Arc::new(AccountService::new(db.clone(), &config));
-    let state = AppState {
-        leptos: leptos_options(&config),
-        config: Arc::new(config),
-        db,
-        accounts,
-    };
-    let app = server::http::router(state);
+    let app = router_without_database();
     let cookie = format!("visita_session={}", "ab".repeat(32));
     let request = Request::get("/")
         .header(header::COOKIE, cookie)
