@@ -1,8 +1,17 @@
 //! The one question every server function and route asks first: may this
-//! principal do this action to this resource? Kept as a pure function so the
+//! caller do this action to this resource? Kept as a pure function so the
 //! whole policy is a table in the tests below.
 
+use crate::consultation::{ConsultationFacts, ConsultationId, QueueId, Visitor};
 use crate::domain::{Principal, Role, UserId};
+
+/// Who is asking: a signed-in staff member, or someone who came in through
+/// an invite link and holds one place in one consultation.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    Staff(&'a Principal),
+    Visitor(&'a Visitor),
+}
 
 /// Something a person can try to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +28,22 @@ pub enum Action {
     ResetPassword,
     /// Change one's own password.
     ChangeOwnPassword,
+    /// Create, rename queues and say who works in them.
+    ManageQueues,
+    /// See a queue's day list (names, times, who waits).
+    ViewQueue,
+    /// Book a consultation in a queue.
+    CreateConsultation,
+    /// See one consultation's state (not its clinical content).
+    ViewConsultation,
+    /// Re-issue links, cancel, reschedule: the booking side.
+    ManageBooking,
+    /// Admit, remove, invite, write notes, close, get the report.
+    RunConsultation,
+    /// Read and write the chat and its files.
+    Chat,
+    /// Enter the waiting room or leave it (one's own place).
+    Wait,
 }
 
 /// What the action is done to.
@@ -28,6 +53,10 @@ pub enum Resource {
     System,
     /// One staff account.
     User(UserId),
+    /// One queue (department).
+    Queue(QueueId),
+    /// One consultation.
+    Consultation(ConsultationFacts),
 }
 
 /// Why a request was refused; worded for the person who made it.
@@ -39,23 +68,28 @@ pub enum Denied {
     Forbidden,
 }
 
+/// Roles that take care of patients.
+fn is_clinician(who: &Principal) -> bool {
+    who.has_role(Role::Doctor) || who.has_role(Role::Nurse)
+}
+
+/// Roles that work a queue: clinicians and the schedulers who book for them.
+fn works_queues(who: &Principal) -> bool {
+    is_clinician(who) || who.has_role(Role::Scheduler)
+}
+
+fn in_queue(who: &Principal, queue: &QueueId) -> bool {
+    who.queues.contains(queue)
+}
+
 pub fn authorize(
-    principal: Option<&Principal>,
+    caller: Option<Caller<'_>>,
     action: Action,
     resource: &Resource,
 ) -> Result<(), Denied> {
-    let who = principal.ok_or(Denied::NotSignedIn)?;
-    let is_admin = who.has_role(Role::Admin);
-    let allowed = match (action, resource) {
-        (Action::ViewDashboard, Resource::System) => !who.roles.is_empty(),
-        (Action::ListUsers | Action::CreateUser, Resource::System) => is_admin,
-        // An admin may not lock themselves out by disabling their own account.
-        (Action::DisableUser, Resource::User(target)) => is_admin && *target != who.user_id,
-        // Setting one's own password goes through ChangeOwnPassword, which asks
-        // for the current one: a borrowed admin session cannot take the account.
-        (Action::ResetPassword, Resource::User(target)) => is_admin && *target != who.user_id,
-        (Action::ChangeOwnPassword, Resource::User(target)) => *target == who.user_id,
-        _ => false,
+    let allowed = match caller.ok_or(Denied::NotSignedIn)? {
+        Caller::Staff(who) => staff_may(who, action, resource),
+        Caller::Visitor(visitor) => visitor_may(visitor, action, resource),
     };
     if allowed {
         Ok(())
@@ -64,9 +98,70 @@ pub fn authorize(
     }
 }
 
+fn staff_may(who: &Principal, action: Action, resource: &Resource) -> bool {
+    let is_admin = who.has_role(Role::Admin);
+    match (action, resource) {
+        (Action::ViewDashboard, Resource::System) => !who.roles.is_empty(),
+        (Action::ListUsers | Action::CreateUser | Action::ManageQueues, Resource::System) => {
+            is_admin
+        }
+        // An admin may not lock themselves out by disabling their own account.
+        (Action::DisableUser, Resource::User(target)) => is_admin && *target != who.user_id,
+        // Setting one's own password goes through ChangeOwnPassword, which asks
+        // for the current one: a borrowed admin session cannot take the account.
+        (Action::ResetPassword, Resource::User(target)) => is_admin && *target != who.user_id,
+        (Action::ChangeOwnPassword, Resource::User(target)) => *target == who.user_id,
+        (Action::ViewQueue | Action::CreateConsultation, Resource::Queue(queue)) => {
+            works_queues(who) && in_queue(who, queue)
+        }
+        (action, Resource::Consultation(c)) => {
+            let of_my_queue = in_queue(who, &c.queue);
+            // Translators and colleagues asked into this one consultation.
+            let has_a_place = c.staff_participants.contains(&who.user_id);
+            match action {
+                Action::ViewConsultation => (works_queues(who) && of_my_queue) || has_a_place,
+                Action::ManageBooking => works_queues(who) && of_my_queue,
+                Action::RunConsultation => is_clinician(who) && of_my_queue,
+                // An admin reads no chat unless also a clinician of the queue.
+                Action::Chat => (is_clinician(who) && of_my_queue) || has_a_place,
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+fn visitor_may(visitor: &Visitor, action: Action, resource: &Resource) -> bool {
+    let Resource::Consultation(c) = resource else {
+        return false;
+    };
+    if c.id != visitor.consultation {
+        return false;
+    }
+    match action {
+        Action::ViewConsultation => true,
+        Action::Wait => !c.status.is_over(),
+        Action::Chat => c.admitted.contains(&visitor.participant) && !c.status.is_over(),
+        _ => false,
+    }
+}
+
+/// The facts of a consultation nobody is in yet; for tests and callers
+/// that only know the id and queue.
+pub fn facts(id: &ConsultationId, queue: &QueueId) -> ConsultationFacts {
+    ConsultationFacts {
+        id: id.clone(),
+        queue: queue.clone(),
+        status: crate::consultation::ConsultationStatus::Scheduled,
+        admitted: Vec::new(),
+        staff_participants: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consultation::DEFAULT_QUEUE;
 
     fn person(id: &str, roles: &[Role]) -> Principal {
         Principal {
@@ -74,6 +169,7 @@ mod tests {
             email: format!("{id}@h.org"),
             name: id.into(),
             roles: roles.to_vec(),
+            queues: vec![QueueId(DEFAULT_QUEUE.into())],
         }
     }
 
@@ -87,19 +183,24 @@ mod tests {
             let p = person("me", &[role]);
             let is_admin = role == Role::Admin;
             assert!(
-                authorize(Some(&p), Action::ViewDashboard, &Resource::System).is_ok(),
+                authorize(
+                    Some(Caller::Staff(&p)),
+                    Action::ViewDashboard,
+                    &Resource::System
+                )
+                .is_ok(),
                 "{role}"
             );
             for action in admin_only {
                 assert_eq!(
-                    authorize(Some(&p), action, &Resource::System).is_ok(),
+                    authorize(Some(Caller::Staff(&p)), action, &Resource::System).is_ok(),
                     is_admin,
                     "{role} {action:?}"
                 );
             }
             assert_eq!(
                 authorize(
-                    Some(&p),
+                    Some(Caller::Staff(&p)),
                     Action::DisableUser,
                     &Resource::User(other.clone())
                 )
@@ -108,12 +209,17 @@ mod tests {
                 "{role} disable other"
             );
             assert!(
-                authorize(Some(&p), Action::DisableUser, &Resource::User(me.clone())).is_err(),
+                authorize(
+                    Some(Caller::Staff(&p)),
+                    Action::DisableUser,
+                    &Resource::User(me.clone())
+                )
+                .is_err(),
                 "{role} disable self"
             );
             assert_eq!(
                 authorize(
-                    Some(&p),
+                    Some(Caller::Staff(&p)),
                     Action::ResetPassword,
                     &Resource::User(other.clone())
                 )
@@ -122,12 +228,17 @@ mod tests {
                 "{role} reset other"
             );
             assert!(
-                authorize(Some(&p), Action::ResetPassword, &Resource::User(me.clone())).is_err(),
+                authorize(
+                    Some(Caller::Staff(&p)),
+                    Action::ResetPassword,
+                    &Resource::User(me.clone())
+                )
+                .is_err(),
                 "{role} reset self"
             );
             assert!(
                 authorize(
-                    Some(&p),
+                    Some(Caller::Staff(&p)),
                     Action::ChangeOwnPassword,
                     &Resource::User(me.clone())
                 )
@@ -135,7 +246,7 @@ mod tests {
             );
             assert_eq!(
                 authorize(
-                    Some(&p),
+                    Some(Caller::Staff(&p)),
                     Action::ChangeOwnPassword,
                     &Resource::User(other.clone())
                 ),
@@ -143,7 +254,12 @@ mod tests {
             );
             // Actions aimed at the wrong kind of resource are refused, never guessed.
             assert!(
-                authorize(Some(&p), Action::ViewDashboard, &Resource::User(me.clone())).is_err()
+                authorize(
+                    Some(Caller::Staff(&p)),
+                    Action::ViewDashboard,
+                    &Resource::User(me.clone())
+                )
+                .is_err()
             );
         }
     }
@@ -169,7 +285,11 @@ mod tests {
     fn an_account_without_roles_sees_nothing() {
         let p = person("me", &[]);
         assert_eq!(
-            authorize(Some(&p), Action::ViewDashboard, &Resource::System),
+            authorize(
+                Some(Caller::Staff(&p)),
+                Action::ViewDashboard,
+                &Resource::System
+            ),
             Err(Denied::Forbidden)
         );
     }

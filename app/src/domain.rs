@@ -86,6 +86,9 @@ pub struct Principal {
     pub email: String,
     pub name: String,
     pub roles: Vec<Role>,
+    /// The queues (departments) this person works in.
+    #[serde(default)]
+    pub queues: Vec<crate::consultation::QueueId>,
 }
 
 impl Principal {

@@ -15,9 +15,12 @@
 pub mod api;
 pub mod authz;
 pub mod components;
+pub mod consultation;
 pub mod domain;
 pub mod error;
+pub mod i18n;
 pub mod pages;
+pub mod realtime;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 

@@ -7,6 +7,7 @@ use crate::auth::rate_limit::{FailureLimiter, Policy};
 use crate::auth::{password, token};
 use crate::config::Config;
 use crate::db::{AuditEntry, Db, DbError, UserRow};
+use app::consultation::QueueId;
 use app::domain::{NewUser, Principal, Role, UserId, UserSummary};
 use app::error::AppError;
 use app::ssr::{Accounts, ClientInfo, CookieUpdate, CurrentSession};
@@ -54,9 +55,7 @@ impl AccountService {
     pub fn new(db: Db, config: &Config) -> Self {
         Self {
             db,
-            cookie: SessionCookie {
-                secure: config.is_https(),
-            },
+            cookie: SessionCookie::staff(config.is_https()),
             idle_timeout: config.session_idle_timeout,
             by_account: FailureLimiter::new(ACCOUNT_POLICY),
             by_address: FailureLimiter::new(ADDRESS_POLICY),
@@ -231,6 +230,7 @@ impl AccountService {
             target,
             ip: client.and_then(|c| c.ip).map(|ip| ip.to_string()),
             outcome,
+            actor_participant: None,
         };
         if let Err(error) = self.db.audit(entry).await {
             tracing::error!(%error, action, "could not write an audit event");
@@ -459,6 +459,11 @@ fn principal(user: &UserRow) -> Principal {
         email: user.email.clone(),
         name: user.name.clone(),
         roles: roles(user),
+        queues: user
+            .queues
+            .iter()
+            .map(|q| QueueId(crate::db::record_key(q)))
+            .collect(),
     }
 }
 

@@ -63,6 +63,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Reverse proxies whose `X-Forwarded-For` tells the client's address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The name patients see on their invite ("Hôpital de la Tour").
+    pub clinic_name: String,
+    /// The clinic's time zone: the clinicians' "today", and the default
+    /// zone of patients and of typed appointment times.
+    pub timezone: String,
+    /// How long a link for a consultation "now" works.
+    pub invite_valid_now: Duration,
+    /// How long after its scheduled time a link still works.
+    pub invite_valid_after: Duration,
 }
 
 impl Config {
@@ -108,6 +117,10 @@ const KEYS: &[&str] = &[
     "site_dir",
     "log_format",
     "trusted_proxies",
+    "clinic_name",
+    "timezone",
+    "invite_valid_hours_now",
+    "invite_valid_hours_after",
 ];
 
 fn env_name(key: &str) -> String {
@@ -326,6 +339,32 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?,
         };
 
+        let clinic_name = text("clinic_name").unwrap_or_else(|| "Visita".into());
+        if clinic_name.chars().count() > 120 {
+            return Err(src.error("clinic_name", "is longer than 120 characters".into()));
+        }
+        let timezone = text("timezone").unwrap_or_else(|| "UTC".into());
+        if jiff::tz::TimeZone::get(&timezone).is_err() {
+            return Err(src.error(
+                "timezone",
+                format!("{timezone:?} is not a time zone like Europe/Zurich or UTC"),
+            ));
+        }
+        let hours = |key: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match src.get(key) {
+                None => Ok(Duration::from_secs(default * 3600)),
+                Some(raw) => match raw.value.trim().parse::<u64>() {
+                    Ok(h) if (1..=24 * 30).contains(&h) => Ok(Duration::from_secs(h * 3600)),
+                    _ => Err(src.error(
+                        key,
+                        format!("{:?} is not a number of hours between 1 and 720", raw.value),
+                    )),
+                },
+            }
+        };
+        let invite_valid_now = hours("invite_valid_hours_now", 24)?;
+        let invite_valid_after = hours("invite_valid_hours_after", 2)?;
+
         let db_user = text("db_user");
         let db_password = src.get("db_password").map(|r| Secret::new(r.value.clone()));
         match (&db_user, &db_password) {
@@ -359,6 +398,10 @@ impl Config {
             site_dir: PathBuf::from(text("site_dir").unwrap_or_else(|| "target/site".into())),
             log_format,
             trusted_proxies,
+            clinic_name,
+            timezone,
+            invite_valid_now,
+            invite_valid_after,
         })
     }
 }

@@ -10,6 +10,9 @@
 //! - [`db`] — SurrealDB connection, migrations, one module per table.
 //! - [`auth`] — passwords, secrets, session cookie, sign-in rate limits.
 //! - [`accounts`] — staff accounts and sessions (implements `app::ssr::Accounts`).
+//! - [`consultations`] — booking, links, waiting room, chat (implements `app::ssr::Consultations`).
+//! - [`timezones`] — appointment times between the clinician's and the patient's zones.
+//! - [`realtime`] — live updates from the database to `/ws` sockets.
 //! - [`http`] — the axum router: pages, server functions, health, middleware.
 //! - [`serve`] — start-up and graceful shutdown.
 //! - [`state`] — what handlers share.
@@ -19,8 +22,11 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod consultations;
 pub mod db;
 pub mod http;
 pub mod logging;
+pub mod realtime;
 pub mod serve;
 pub mod state;
+pub mod timezones;

@@ -6,7 +6,8 @@ use crate::accounts::AccountService;
 use crate::commands::{CommandError, banner};
 use crate::config::Config;
 use crate::db::Db;
-use crate::state::{AppState, leptos_options};
+use crate::realtime::Hub;
+use crate::state::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -32,8 +33,11 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
             addr: config.addr,
             source,
         })?;
-    let accounts = Arc::new(AccountService::new(db.clone(), &config));
-    let first_admin = accounts
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (hub, hub_task) = Hub::start(db.clone(), stop.clone());
+    let state = AppState::new(config.clone(), db.clone(), hub, stop);
+    let first_admin = state
+        .accounts
         .ensure_first_admin(
             &config.admin_email,
             config.admin_password.as_ref().map(|s| s.expose()),
@@ -41,12 +45,6 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
         .await
         .map_err(|e| CommandError::Invalid(format!("creating the first admin: {e}")))?;
 
-    let state = AppState {
-        config: Arc::new(config.clone()),
-        db: db.clone(),
-        accounts,
-        leptos: leptos_options(&config),
-    };
     if !config
         .site_dir
         .join("pkg")
@@ -69,6 +67,15 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     .await?;
     tracing::info!("stopped accepting requests; closing the database");
     sweeper.abort();
+    // Open sockets and the live queries hold database handles: end them
+    // first, or the embedded engine cannot close cleanly.
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(std::time::Duration::from_secs(5), hub_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("live updates did not stop within 5 s");
+    }
     drop(db);
     Ok(())
 }

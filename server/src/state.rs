@@ -2,17 +2,39 @@
 
 use crate::accounts::AccountService;
 use crate::config::Config;
+use crate::consultations::ConsultationService;
 use crate::db::Db;
+use crate::realtime::Hub;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
+use tokio::sync::watch;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub accounts: Arc<AccountService>,
+    pub consultations: Arc<ConsultationService>,
+    pub hub: Hub,
+    /// Turns true when the node shuts down: open sockets close.
+    pub stop: watch::Receiver<bool>,
     pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    /// The services over `db`, with `hub` for live updates.
+    pub fn new(config: Config, db: Db, hub: Hub, stop: watch::Receiver<bool>) -> Self {
+        Self {
+            accounts: Arc::new(AccountService::new(db.clone(), &config)),
+            consultations: Arc::new(ConsultationService::new(db.clone(), &config)),
+            leptos: leptos_options(&config),
+            config: Arc::new(config),
+            db,
+            hub,
+            stop,
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

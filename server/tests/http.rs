@@ -9,8 +9,8 @@ use http_body_util::BodyExt;
 use server::accounts::AccountService;
 use server::config::Config;
 use server::db::Db;
-use server::state::{AppState, leptos_options};
-use std::sync::Arc;
+use server::realtime::Hub;
+use server::state::AppState;
 use tower::ServiceExt;
 
 const ADMIN_PASSWORD: &str = "admin password 123";
@@ -33,13 +33,8 @@ async fn app() -> (Router, Db) {
 
 /// The router over a given database, as `serve` builds it.
 fn router_on(db: Db, config: Config) -> Router {
-    let accounts = Arc::new(AccountService::new(db.clone(), &config));
-    let state = AppState {
-        leptos: leptos_options(&config),
-        config: Arc::new(config),
-        db,
-        accounts,
-    };
+    let (_, stop) = tokio::sync::watch::channel(false);
+    let state = AppState::new(config, db, Hub::idle(), stop);
     server::http::router(state)
 }
 

@@ -1,6 +1,9 @@
 //! Server functions, grouped by resource. Each one is a public HTTP endpoint
-//! (`POST /api/<name>`): it starts from `ctx()`, asks `authorize`, and only
-//! then calls the services.
+//! (`POST /api/<name>`): it starts from `ctx()`, asks `authorize` (directly,
+//! or through a service that reads the facts the policy needs), and only
+//! then acts.
 
 pub mod auth;
+pub mod chat;
+pub mod consultations;
 pub mod users;

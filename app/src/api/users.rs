@@ -12,7 +12,7 @@ pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
     respond(
         async {
             let ctx = ctx()?;
-            authorize(ctx.principal(), Action::ListUsers, &Resource::System)?;
+            authorize(ctx.staff(), Action::ListUsers, &Resource::System)?;
             let actor = ctx.require_session()?.principal.clone();
             ctx.services.accounts.list_users(&actor).await
         }
@@ -34,7 +34,7 @@ pub async fn create_user(
     respond(
         async {
             let ctx = ctx()?;
-            authorize(ctx.principal(), Action::CreateUser, &Resource::System)?;
+            authorize(ctx.staff(), Action::CreateUser, &Resource::System)?;
             let role: Role = role
                 .parse()
                 .map_err(|_| AppError::invalid("role", "Choose a role."))?;
@@ -66,7 +66,7 @@ pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), AppErro
             let ctx = ctx()?;
             let id = crate::domain::UserId(id);
             authorize(
-                ctx.principal(),
+                ctx.staff(),
                 Action::DisableUser,
                 &Resource::User(id.clone()),
             )?;
@@ -90,7 +90,7 @@ pub async fn reset_password(id: String, password: String) -> Result<(), AppError
             let ctx = ctx()?;
             let id = crate::domain::UserId(id);
             authorize(
-                ctx.principal(),
+                ctx.staff(),
                 Action::ResetPassword,
                 &Resource::User(id.clone()),
             )?;
@@ -111,7 +111,7 @@ pub async fn change_own_password(
     new: String,
     confirm: String,
 ) -> Result<(), AppError> {
-    use crate::authz::{Action, Resource, authorize};
+    use crate::authz::{Action, Caller, Resource, authorize};
     use crate::domain::check_password_strength;
     use crate::ssr::{ctx, respond};
     respond(
@@ -119,7 +119,7 @@ pub async fn change_own_password(
             let ctx = ctx()?;
             let session = ctx.require_session()?;
             authorize(
-                Some(&session.principal),
+                Some(Caller::Staff(&session.principal)),
                 Action::ChangeOwnPassword,
                 &Resource::User(session.principal.user_id.clone()),
             )?;

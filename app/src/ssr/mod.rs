@@ -4,6 +4,11 @@
 //! module declares what server functions need as traits; `server` implements
 //! them and hands them in as Leptos context for every request.
 
+use crate::authz::Caller;
+use crate::consultation::{
+    ChatMessage, ConsultationId, ConsultationSummary, CreatedConsultation, InviteOutcome,
+    IssuedLink, MessageId, NewConsultation, ParticipantId, QueueSummary, RoomState, Visitor,
+};
 use crate::domain::{NewUser, Principal, UserId, UserSummary};
 use crate::error::AppError;
 use async_trait::async_trait;
@@ -81,10 +86,100 @@ pub trait Accounts: Send + Sync {
     ) -> Result<(), AppError>;
 }
 
+/// Consultations, their links, waiting rooms and chat. Every method is
+/// given the caller and asks `authz::authorize` itself, because the answer
+/// depends on facts (the consultation's queue, who is admitted) that only
+/// the implementation reads.
+#[async_trait]
+pub trait Consultations: Send + Sync {
+    /// The queues the caller works in.
+    async fn my_queues(&self, who: &Principal) -> Result<Vec<QueueSummary>, AppError>;
+    async fn create(
+        &self,
+        who: &Principal,
+        booking: NewConsultation,
+        client: &ClientInfo,
+    ) -> Result<CreatedConsultation, AppError>;
+    /// Today's consultations of every queue the caller works in.
+    async fn day_list(&self, who: &Principal) -> Result<Vec<ConsultationSummary>, AppError>;
+    /// A new link for one participant; the old one stops working at once.
+    async fn reissue_link(
+        &self,
+        who: &Principal,
+        participant: &ParticipantId,
+        client: &ClientInfo,
+    ) -> Result<IssuedLink, AppError>;
+    /// Lets a waiting participant in; the clinician enters the room too.
+    async fn admit(
+        &self,
+        who: &Principal,
+        participant: &ParticipantId,
+        client: &ClientInfo,
+    ) -> Result<ConsultationId, AppError>;
+    async fn set_auto_admit(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        on: bool,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+    /// What an invite link shows, or why it shows nothing.
+    async fn open_invite(&self, token: &str) -> Result<InviteOutcome, AppError>;
+    /// Enters the waiting room through a link: opens a visitor session.
+    async fn join(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<(ConsultationId, CookieUpdate), AppError>;
+    /// Leaves the waiting room (or the room); the link still works.
+    async fn leave(&self, visitor: &Visitor, client: &ClientInfo) -> Result<(), AppError>;
+    /// Goes back to the waiting room with the session already open.
+    async fn rejoin(&self, visitor: &Visitor, client: &ClientInfo) -> Result<(), AppError>;
+    /// The consultation as this caller's page shows it.
+    async fn room(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<RoomState, AppError>;
+    async fn send_message(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        body: &str,
+        client: &ClientInfo,
+    ) -> Result<ChatMessage, AppError>;
+    /// The chat after `after` (all of it when `None`), oldest first.
+    async fn messages(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        after: Option<&MessageId>,
+        client: &ClientInfo,
+    ) -> Result<Vec<ChatMessage>, AppError>;
+    /// Ends the consultation for everyone; every link stops working.
+    async fn close(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+}
+
 /// Everything the server hands to server functions.
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn Accounts>,
+    pub consultations: Arc<dyn Consultations>,
+}
+
+/// Someone who came in through an invite link, put in the request's
+/// extensions by the server's session middleware.
+#[derive(Debug, Clone)]
+pub struct CurrentVisitor {
+    pub visitor: Visitor,
+    /// The raw cookie secret, needed only to end this session.
+    pub secret: String,
 }
 
 /// What a server function starts with: the services, who is asking (if
@@ -92,12 +187,42 @@ pub struct Services {
 pub struct RequestCtx {
     pub services: Services,
     pub session: Option<CurrentSession>,
+    pub visitor: Option<CurrentVisitor>,
     pub client: ClientInfo,
 }
 
 impl RequestCtx {
+    /// The signed-in staff member, if any.
     pub fn principal(&self) -> Option<&Principal> {
         self.session.as_ref().map(|s| &s.principal)
+    }
+
+    /// The staff member as a caller of `authorize`.
+    pub fn staff(&self) -> Option<Caller<'_>> {
+        self.principal().map(Caller::Staff)
+    }
+
+    /// Who is asking about consultation `id`: the visitor whose place is in
+    /// that consultation, else the staff member, else the other visitor
+    /// (who will be refused).
+    pub fn caller_for(&self, id: &ConsultationId) -> Option<Caller<'_>> {
+        let visitor = self.visitor.as_ref().map(|v| &v.visitor);
+        match (visitor, self.principal()) {
+            (Some(v), _) if v.consultation == *id => Some(Caller::Visitor(v)),
+            (_, Some(p)) => Some(Caller::Staff(p)),
+            (Some(v), None) => Some(Caller::Visitor(v)),
+            (None, None) => None,
+        }
+    }
+
+    /// The staff member, or `NotSignedIn`.
+    pub fn require_principal(&self) -> Result<&Principal, AppError> {
+        self.principal().ok_or(AppError::NotSignedIn)
+    }
+
+    /// The visitor, or `NotSignedIn`.
+    pub fn require_visitor(&self) -> Result<&CurrentVisitor, AppError> {
+        self.visitor.as_ref().ok_or(AppError::NotSignedIn)
     }
 
     /// The session, or `NotSignedIn`.
@@ -116,6 +241,9 @@ pub fn ctx() -> Result<RequestCtx, AppError> {
     let session = parts
         .as_ref()
         .and_then(|p| p.extensions.get::<CurrentSession>().cloned());
+    let visitor = parts
+        .as_ref()
+        .and_then(|p| p.extensions.get::<CurrentVisitor>().cloned());
     let client = parts
         .as_ref()
         .and_then(|p| p.extensions.get::<ClientInfo>().cloned())
@@ -123,6 +251,7 @@ pub fn ctx() -> Result<RequestCtx, AppError> {
     Ok(RequestCtx {
         services,
         session,
+        visitor,
         client,
     })
 }

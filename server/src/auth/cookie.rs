@@ -5,18 +5,39 @@
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 
-const PLAIN_NAME: &str = "visita_session";
-const HOST_NAME: &str = "__Host-visita_session";
-
-/// Builds and reads the cookie for one deployment.
+/// Builds and reads one session cookie for one deployment.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionCookie {
     pub secure: bool,
+    /// `visita_session` for staff; `visita_visit` for people who came in
+    /// through an invite link (one browser may hold both).
+    pub base: &'static str,
 }
 
 impl SessionCookie {
-    fn name(self) -> &'static str {
-        if self.secure { HOST_NAME } else { PLAIN_NAME }
+    pub const STAFF: &'static str = "visita_session";
+    pub const VISITOR: &'static str = "visita_visit";
+
+    pub fn staff(secure: bool) -> Self {
+        Self {
+            secure,
+            base: Self::STAFF,
+        }
+    }
+
+    pub fn visitor(secure: bool) -> Self {
+        Self {
+            secure,
+            base: Self::VISITOR,
+        }
+    }
+
+    fn name(self) -> String {
+        if self.secure {
+            format!("__Host-{}", self.base)
+        } else {
+            self.base.to_string()
+        }
     }
 
     fn attributes(self) -> &'static str {
@@ -45,7 +66,7 @@ impl SessionCookie {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.name())
+            .find(|(name, _)| *name == self.name().as_str())
             .map(|(_, value)| value.to_string())
     }
 }
@@ -57,7 +78,7 @@ mod tests {
 
     #[test]
     fn plain_http_cookie_has_no_secure_flag() {
-        let c = SessionCookie { secure: false };
+        let c = SessionCookie::staff(false);
         assert_eq!(
             c.set("abc"),
             "visita_session=abc; Path=/; HttpOnly; SameSite=Lax"
@@ -67,7 +88,7 @@ mod tests {
 
     #[test]
     fn https_cookie_is_host_bound_and_secure() {
-        let c = SessionCookie { secure: true };
+        let c = SessionCookie::staff(true);
         let set = c.set("abc");
         assert!(set.starts_with("__Host-visita_session=abc;"));
         assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"));
@@ -80,10 +101,7 @@ mod tests {
             COOKIE,
             HeaderValue::from_static("theme=dark; visita_session=t0k; x=y"),
         );
-        assert_eq!(
-            SessionCookie { secure: false }.read(&h).as_deref(),
-            Some("t0k")
-        );
-        assert_eq!(SessionCookie { secure: true }.read(&h), None);
+        assert_eq!(SessionCookie::staff(false).read(&h).as_deref(), Some("t0k"));
+        assert_eq!(SessionCookie::staff(true).read(&h), None);
     }
 }

@@ -12,6 +12,24 @@ pub fn generate() -> String {
     hex::encode(bytes)
 }
 
+/// An invite-link secret: 26 characters of base 32 (130 random bits),
+/// short enough for a text message, typed without ambiguity.
+pub fn generate_invite() -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    (0..INVITE_LEN)
+        .map(|_| INVITE_ALPHABET[rng.gen_range(0..INVITE_ALPHABET.len())] as char)
+        .collect()
+}
+
+const INVITE_LEN: usize = 26;
+const INVITE_ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+/// Shape check for invite secrets, before any lookup.
+pub fn looks_like_invite(secret: &str) -> bool {
+    secret.len() == INVITE_LEN && secret.bytes().all(|b| INVITE_ALPHABET.contains(&b))
+}
+
 /// What the database keeps in place of the secret.
 pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -35,5 +53,18 @@ mod tests {
         assert_ne!(digest(&a), a);
         assert!(!looks_valid("abc"));
         assert!(!looks_valid(&"z".repeat(64)));
+    }
+
+    #[test]
+    fn invite_secrets_are_short_random_and_checked() {
+        let a = generate_invite();
+        assert!(looks_like_invite(&a), "{a}");
+        assert_ne!(a, generate_invite());
+        assert!(!looks_like_invite(&a.to_uppercase()));
+        assert!(!looks_like_invite("short"));
+        assert!(
+            !looks_like_invite(&"l".repeat(26)),
+            "l is not in the alphabet"
+        );
     }
 }

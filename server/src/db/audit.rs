@@ -14,6 +14,8 @@ pub struct AuditEntry {
     pub ip: Option<String>,
     /// `ok`, `denied` or `failed`.
     pub outcome: &'static str,
+    /// For people without an account: `participant:<key>`.
+    pub actor_participant: Option<String>,
 }
 
 /// An event as read back.
@@ -30,7 +32,8 @@ impl Db {
         self.inner
             .query(
                 "CREATE audit SET actor = IF $actor THEN type::record('user', $actor) ELSE NONE END, \
-                 actor_email = $email, action = $action, target = $target, ip = $ip, outcome = $outcome",
+                 actor_email = $email, action = $action, target = $target, ip = $ip, outcome = $outcome, \
+                 actor_participant = $participant",
             )
             .bind(("actor", entry.actor_key))
             .bind(("email", entry.actor_email))
@@ -38,6 +41,7 @@ impl Db {
             .bind(("target", entry.target))
             .bind(("ip", entry.ip))
             .bind(("outcome", entry.outcome.to_string()))
+            .bind(("participant", entry.actor_participant))
             .await?
             .check()?;
         Ok(())

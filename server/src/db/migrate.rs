@@ -7,11 +7,18 @@ use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 
 /// (version, name, SurrealQL). Append only: never edit an applied migration.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_accounts",
-    include_str!("migrations/0001_accounts.surql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_accounts",
+        include_str!("migrations/0001_accounts.surql"),
+    ),
+    (
+        2,
+        "0002_consultations",
+        include_str!("migrations/0002_consultations.surql"),
+    ),
+];
 
 const BOOKKEEPING: &str = "
 DEFINE TABLE IF NOT EXISTS migration SCHEMAFULL;
@@ -87,7 +94,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             db.migrate().await.unwrap(),
-            vec!["0001_accounts".to_string()]
+            vec![
+                "0001_accounts".to_string(),
+                "0002_consultations".to_string()
+            ]
         );
         assert!(
             db.migrate().await.unwrap().is_empty(),

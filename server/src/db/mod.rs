@@ -4,11 +4,17 @@
 //! parameters; no SurrealQL is ever assembled from input.
 
 mod audit;
+mod chat;
+mod consultations;
 mod migrate;
 mod sessions;
 mod users;
 
 pub use audit::AuditEntry;
+pub use chat::MessageRow;
+pub use consultations::{
+    ConsultationRow, CreatedKeys, NewConsultationRow, NewParticipantRow, ParticipantRow, QueueRow,
+};
 pub use sessions::SessionRow;
 pub use users::UserRow;
 pub(crate) use users::record_key;

@@ -15,6 +15,9 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// Absent on rows read before the consultations migration.
+    #[surreal(default)]
+    pub queues: Vec<RecordId>,
 }
 
 impl UserRow {
@@ -32,7 +35,7 @@ pub(crate) fn record_key(id: &RecordId) -> String {
 }
 
 /// Keys are random, so ids reveal neither order nor count.
-fn new_key() -> String {
+pub(crate) fn new_key() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();

@@ -27,11 +27,16 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let services = Services {
         accounts: state.accounts.clone(),
+        consultations: state.consultations.clone(),
     };
     let provide = move || provide_context(services.clone());
 
     let pages = Router::new()
         .route("/healthz", get(health::healthz).with_state(state.clone()))
+        .route(
+            app::realtime::PATH,
+            get(crate::realtime::socket::upgrade).with_state(state.clone()),
+        )
         .leptos_routes_with_context(&options, routes, provide.clone(), {
             let options = options.clone();
             move || app::shell(options.clone())

@@ -4,7 +4,7 @@
 //! rendered, staff pages ask `authorize` whether this person may see them.
 
 use crate::state::AppState;
-use app::authz::{Action, Denied, Resource, authorize};
+use app::authz::{Action, Caller, Denied, Resource, authorize};
 use app::ssr::{ClientInfo, CurrentSession};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode, header};
@@ -26,6 +26,7 @@ pub async fn attach(State(state): State<AppState>, mut request: Request, next: N
             .map(|s| s.chars().take(256).collect()),
     };
     let mut clear_cookie = None;
+    let mut clear_visitor = None;
     if let Some(secret) = state.accounts.cookie().read(request.headers()) {
         match state.accounts.resolve_session(&secret).await {
             Ok(Some(session)) => {
@@ -34,21 +35,37 @@ pub async fn attach(State(state): State<AppState>, mut request: Request, next: N
             // Expired or unknown: tell the browser to forget it.
             Ok(None) => clear_cookie = Some(state.accounts.cookie().clear()),
             // Not "please sign in": the session may be fine, the database is not.
-            Err(_) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Visita cannot reach its database right now. Please try again in a minute.",
-                )
-                    .into_response();
+            Err(_) => return database_unavailable(),
+        }
+    }
+    let visitor_cookie = state.consultations.cookie();
+    if let Some(secret) = visitor_cookie.read(request.headers()) {
+        match state.consultations.resolve_visitor(&secret).await {
+            Ok(Some(visitor)) => {
+                request.extensions_mut().insert(visitor);
             }
+            Ok(None) => clear_visitor = Some(visitor_cookie.clear()),
+            Err(_) => return database_unavailable(),
         }
     }
     request.extensions_mut().insert(client);
     let mut response = next.run(request).await;
-    if let Some(value) = clear_cookie.and_then(|v| v.parse().ok()) {
+    for value in [clear_cookie, clear_visitor]
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.parse().ok())
+    {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+fn database_unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Visita cannot reach its database right now. Please try again in a minute.",
+    )
+        .into_response()
 }
 
 /// What seeing a staff page means, in the policy's terms.
@@ -76,7 +93,11 @@ pub async fn gate_staff_pages(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if request.method() == Method::GET {
         if let Some((action, resource)) = page_action(path, session) {
-            match authorize(session.map(|s| &s.principal), action, &resource) {
+            match authorize(
+                session.map(|s| Caller::Staff(&s.principal)),
+                action,
+                &resource,
+            ) {
                 Ok(()) => {}
                 Err(Denied::NotSignedIn) => return Redirect::to("/login").into_response(),
                 Err(Denied::Forbidden) => {

@@ -1,0 +1,45 @@
+//! The chat of a consultation. New lines reach the other side over `/ws`;
+//! these functions write a line and read the history.
+
+use crate::consultation::{ChatMessage, ConsultationId, MessageId};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "chat/send")]
+pub async fn send_message(consultation: String, body: String) -> Result<ChatMessage, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let id = ConsultationId(consultation);
+            let caller = ctx.caller_for(&id).ok_or(AppError::NotSignedIn)?;
+            ctx.services
+                .consultations
+                .send_message(caller, &id, &body, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// The chat after `after` (everything when empty), oldest first.
+#[server(endpoint = "chat/messages")]
+pub async fn messages(
+    consultation: String,
+    after: Option<String>,
+) -> Result<Vec<ChatMessage>, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let id = ConsultationId(consultation);
+            let caller = ctx.caller_for(&id).ok_or(AppError::NotSignedIn)?;
+            let after = after.filter(|a| !a.is_empty()).map(MessageId);
+            ctx.services
+                .consultations
+                .messages(caller, &id, after.as_ref(), &ctx.client)
+                .await
+        }
+        .await,
+    )
+}

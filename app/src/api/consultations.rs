@@ -1,0 +1,212 @@
+//! Consultations: booking, the day list, links, admitting, closing — and
+//! the patient side: opening an invite, joining and leaving the waiting room.
+//! The services check the access policy themselves (it needs the
+//! consultation's facts); these functions pick who is asking and shape the
+//! HTTP answer.
+
+use crate::consultation::{
+    ConsultationId, ConsultationSummary, CreatedConsultation, InviteOutcome, IssuedLink,
+    NewConsultation, ParticipantId, QueueSummary, RoomState,
+};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// The queues the signed-in staff member may book in.
+#[server(endpoint = "consultations/queues")]
+pub async fn my_queues() -> Result<Vec<QueueSummary>, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services.consultations.my_queues(who).await
+        }
+        .await,
+    )
+}
+
+/// Books a consultation and returns the patient's link.
+#[server(endpoint = "consultations/create")]
+pub async fn create_consultation(
+    booking: NewConsultation,
+) -> Result<CreatedConsultation, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .create(who, booking, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Today's consultations in the caller's queues.
+#[server(endpoint = "consultations/today")]
+pub async fn today() -> Result<Vec<ConsultationSummary>, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services.consultations.day_list(who).await
+        }
+        .await,
+    )
+}
+
+/// A new link for a participant; the old one dies.
+#[server(endpoint = "consultations/reissue-link")]
+pub async fn reissue_link(participant: String) -> Result<IssuedLink, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .reissue_link(who, &ParticipantId(participant), &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Lets a waiting participant in; the clinician goes to the room.
+#[server(endpoint = "consultations/admit")]
+pub async fn admit(participant: String) -> Result<ConsultationId, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            let id = ctx
+                .services
+                .consultations
+                .admit(who, &ParticipantId(participant), &ctx.client)
+                .await?;
+            leptos_axum::redirect(&format!("/room/{id}"));
+            Ok(id)
+        }
+        .await,
+    )
+}
+
+/// Lets the patient straight in when they arrive (or stops doing so).
+#[server(endpoint = "consultations/auto-admit")]
+pub async fn set_auto_admit(consultation: String, on: bool) -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .set_auto_admit(who, &ConsultationId(consultation), on, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Ends the consultation for everyone.
+#[server(endpoint = "consultations/close")]
+pub async fn close_consultation(consultation: String) -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .close(who, &ConsultationId(consultation), &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// What an invite link shows (no session needed: the link is the key).
+#[server(endpoint = "invite/open")]
+pub async fn open_invite(token: String) -> Result<InviteOutcome, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            ctx.services.consultations.open_invite(&token).await
+        }
+        .await,
+    )
+}
+
+/// Enters the waiting room through a link, then goes to it.
+#[server(endpoint = "invite/join")]
+pub async fn join(token: String) -> Result<ConsultationId, AppError> {
+    use crate::ssr::{ctx, respond, set_cookie};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let (id, cookie) = ctx.services.consultations.join(&token, &ctx.client).await?;
+            set_cookie(cookie);
+            leptos_axum::redirect(&format!("/room/{id}"));
+            Ok(id)
+        }
+        .await,
+    )
+}
+
+/// Leaves the waiting room; the same link (or the rejoin button) brings
+/// the person back.
+#[server(endpoint = "room/leave")]
+pub async fn leave() -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let visitor = ctx.require_visitor()?;
+            ctx.services
+                .consultations
+                .leave(&visitor.visitor, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Goes back into the waiting room.
+#[server(endpoint = "room/rejoin")]
+pub async fn rejoin() -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let visitor = ctx.require_visitor()?;
+            ctx.services
+                .consultations
+                .rejoin(&visitor.visitor, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// The consultation as the caller's page shows it.
+#[server(endpoint = "room/state")]
+pub async fn load_room(consultation: String) -> Result<RoomState, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let id = ConsultationId(consultation);
+            let caller = ctx.caller_for(&id).ok_or(AppError::NotSignedIn)?;
+            ctx.services
+                .consultations
+                .room(caller, &id, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}

@@ -1,0 +1,908 @@
+//! Consultations on the database: booking, invite links, the waiting room,
+//! admitting, the chat, closing. This is the implementation of
+//! `app::ssr::Consultations`; each method reads the facts it needs and asks
+//! `app::authz::authorize` before it changes or shows anything.
+
+pub mod views;
+
+use crate::auth::cookie::SessionCookie;
+use crate::auth::token;
+use crate::config::Config;
+use crate::db::{
+    AuditEntry, ConsultationRow, Db, DbError, NewConsultationRow, NewParticipantRow,
+    ParticipantRow, record_key,
+};
+use crate::timezones::{self, TimeError, long_in_zone};
+use app::authz::{Action, Caller, Resource, authorize};
+use app::consultation::{
+    ChatMessage, ConsultationFacts, ConsultationId, ConsultationStatus, ConsultationSummary,
+    CreatedConsultation, DeadLink, InviteOutcome, InvitePreview, IssuedLink, MessageId,
+    NewConsultation, ParticipantId, ParticipantRole, ParticipantState, QueueId, QueueSummary,
+    RoomState, Visitor, check_chat_body,
+};
+use app::domain::Principal;
+use app::error::AppError;
+use app::ssr::{ClientInfo, Consultations, CookieUpdate, CurrentVisitor};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// A scheduled time this far in the past is almost surely a typo.
+const PAST_TOLERANCE: Duration = Duration::from_secs(60 * 60);
+
+pub struct ConsultationService {
+    db: Db,
+    public_url: String,
+    clinic_name: String,
+    timezone: String,
+    valid_now: Duration,
+    valid_after: Duration,
+    cookie: SessionCookie,
+}
+
+/// A consultation with its people, read together.
+struct Loaded {
+    row: ConsultationRow,
+    participants: Vec<ParticipantRow>,
+}
+
+impl Loaded {
+    fn facts(&self) -> ConsultationFacts {
+        views::facts(&self.row, &self.participants)
+    }
+
+    fn resource(&self) -> Resource {
+        Resource::Consultation(self.facts())
+    }
+
+    fn status(&self) -> ConsultationStatus {
+        views::status(&self.row)
+    }
+
+    fn participant(&self, id: &ParticipantId) -> Option<&ParticipantRow> {
+        self.participants.iter().find(|p| p.key() == id.0)
+    }
+}
+
+impl ConsultationService {
+    pub fn new(db: Db, config: &Config) -> Self {
+        Self {
+            db,
+            public_url: config.public_url.clone(),
+            clinic_name: config.clinic_name.clone(),
+            timezone: config.timezone.clone(),
+            valid_now: config.invite_valid_now,
+            valid_after: config.invite_valid_after,
+            cookie: SessionCookie::visitor(config.is_https()),
+        }
+    }
+
+    pub fn cookie(&self) -> SessionCookie {
+        self.cookie
+    }
+
+    fn link(&self, secret: &str) -> String {
+        format!("{}/j/{secret}", self.public_url)
+    }
+
+    /// When a link made now for this appointment stops working.
+    fn link_expiry(&self, scheduled_at: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        match scheduled_at {
+            Some(at) => at + self.valid_after,
+            None => Utc::now() + self.valid_now,
+        }
+    }
+
+    /// The visitor behind a link-session cookie, while that session lives
+    /// and the person was not removed.
+    pub async fn resolve_visitor(&self, secret: &str) -> Result<Option<CurrentVisitor>, DbError> {
+        if !token::looks_valid(secret) {
+            return Ok(None);
+        }
+        let Some(row) = self
+            .db
+            .participant_by_session(&token::digest(secret))
+            .await?
+        else {
+            return Ok(None);
+        };
+        if views::state(&row) == ParticipantState::Removed {
+            return Ok(None);
+        }
+        Ok(Some(CurrentVisitor {
+            visitor: Visitor {
+                participant: ParticipantId(row.key()),
+                consultation: ConsultationId(record_key(&row.consultation)),
+                role: views::role(&row),
+                name: row.name.clone(),
+                language: views::language(&row.language),
+            },
+            secret: secret.to_string(),
+        }))
+    }
+
+    async fn load(&self, id: &ConsultationId) -> Result<Loaded, AppError> {
+        let row = self
+            .db
+            .consultation(&id.0)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound("This consultation does not exist.".into()))?;
+        let participants = self
+            .db
+            .participants_of(std::slice::from_ref(&id.0))
+            .await
+            .map_err(internal)?;
+        Ok(Loaded { row, participants })
+    }
+
+    async fn load_by_participant(&self, id: &ParticipantId) -> Result<Loaded, AppError> {
+        let participant = self
+            .db
+            .participant(&id.0)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound("This person is not in any consultation.".into()))?;
+        self.load(&ConsultationId(record_key(&participant.consultation)))
+            .await
+    }
+
+    /// The summary the day list shows for one consultation (after a change).
+    pub async fn summary(&self, id: &ConsultationId) -> Result<ConsultationSummary, AppError> {
+        let loaded = self.load(id).await?;
+        let queues = self
+            .db
+            .queues_by_keys(&[record_key(&loaded.row.queue)])
+            .await
+            .map_err(internal)?;
+        Ok(views::summary(&loaded.row, &loaded.participants, &queues))
+    }
+
+    /// The queue of a consultation, for routing live changes.
+    pub async fn queue_of(&self, id: &ConsultationId) -> Result<Option<QueueId>, DbError> {
+        Ok(self
+            .db
+            .consultation(&id.0)
+            .await?
+            .map(|c| QueueId(record_key(&c.queue))))
+    }
+
+    async fn audit(
+        &self,
+        caller: Caller<'_>,
+        action: &'static str,
+        target: String,
+        client: &ClientInfo,
+        outcome: &'static str,
+    ) {
+        let (actor_key, actor_email, actor_participant) = match caller {
+            Caller::Staff(p) => (Some(p.user_id.0.clone()), Some(p.email.clone()), None),
+            Caller::Visitor(v) => (None, None, Some(format!("participant:{}", v.participant))),
+        };
+        let entry = AuditEntry {
+            actor_key,
+            actor_email,
+            action,
+            target: Some(target),
+            ip: client.ip.map(|ip| ip.to_string()),
+            outcome,
+            actor_participant,
+        };
+        if let Err(error) = self.db.audit(entry).await {
+            tracing::error!(%error, action, "could not write an audit event");
+        }
+    }
+
+    /// Asks the policy; a refusal is audited before it is returned.
+    async fn check(
+        &self,
+        caller: Caller<'_>,
+        action: Action,
+        loaded: &Loaded,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        if let Err(denied) = authorize(Some(caller), action, &loaded.resource()) {
+            self.audit(
+                caller,
+                "consultation.denied",
+                format!("consultation:{} {action:?}", loaded.row.key()),
+                client,
+                "denied",
+            )
+            .await;
+            return Err(denied.into());
+        }
+        Ok(())
+    }
+
+    /// Moves the consultation if it is in `from`; a lost race is not an error
+    /// (someone else already moved it).
+    async fn transition(
+        &self,
+        loaded: &Loaded,
+        from: ConsultationStatus,
+        to: ConsultationStatus,
+        actor: &str,
+    ) -> Result<bool, AppError> {
+        if !from.may_become(to) {
+            return Ok(false);
+        }
+        self.db
+            .transition(&loaded.row.key(), from.as_str(), to.as_str(), actor)
+            .await
+            .map_err(internal)
+    }
+
+    /// Puts a visitor in the waiting room (or straight in, when the
+    /// consultation admits automatically or they were already admitted).
+    async fn enter_waiting_room(
+        &self,
+        loaded: &Loaded,
+        participant: &ParticipantRow,
+    ) -> Result<(), AppError> {
+        let actor = format!("participant:{}", participant.key());
+        match views::state(participant) {
+            ParticipantState::Admitted => return Ok(()),
+            ParticipantState::Removed => return Err(AppError::Forbidden),
+            _ => {}
+        }
+        let auto = loaded.row.auto_admit && views::role(participant) == ParticipantRole::Patient;
+        if auto {
+            self.db
+                .set_participant_state(&participant.key(), ParticipantState::Admitted.as_str())
+                .await
+                .map_err(internal)?;
+            for from in [ConsultationStatus::Scheduled, ConsultationStatus::Waiting] {
+                self.transition(loaded, from, ConsultationStatus::Active, &actor)
+                    .await?;
+            }
+            return Ok(());
+        }
+        self.db
+            .set_participant_state(&participant.key(), ParticipantState::Waiting.as_str())
+            .await
+            .map_err(internal)?;
+        self.transition(
+            loaded,
+            ConsultationStatus::Scheduled,
+            ConsultationStatus::Waiting,
+            &actor,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Why this participant's link opens nothing now, if it does not.
+    fn dead_link(&self, loaded: &Loaded, participant: &ParticipantRow) -> Option<DeadLink> {
+        if loaded.status().is_over() || views::state(participant) == ParticipantState::Removed {
+            Some(DeadLink::Ended)
+        } else if participant
+            .token_expires_at
+            .is_none_or(|at| at <= Utc::now())
+        {
+            Some(DeadLink::Expired)
+        } else {
+            None
+        }
+    }
+
+    /// The staff member's place in the consultation, made on first need.
+    async fn staff_place(&self, who: &Principal, loaded: &Loaded) -> Result<String, AppError> {
+        if let Some(place) = loaded.participants.iter().find(|p| {
+            p.user
+                .as_ref()
+                .is_some_and(|u| record_key(u) == who.user_id.0)
+        }) {
+            return Ok(place.key());
+        }
+        self.db
+            .add_participant(NewParticipantRow {
+                consultation_key: loaded.row.key(),
+                role: ParticipantRole::Colleague.as_str(),
+                name: who.name.clone(),
+                user_key: Some(who.user_id.0.clone()),
+                language: loaded.row.language.clone(),
+                token_hash: None,
+                token_expires_at: None,
+                state: ParticipantState::Admitted.as_str(),
+            })
+            .await
+            .map_err(internal)
+    }
+
+    async fn position_in_queue(
+        &self,
+        loaded: &Loaded,
+        participant: &ParticipantRow,
+    ) -> Result<Option<u32>, AppError> {
+        if views::state(participant) != ParticipantState::Waiting
+            || views::role(participant) != ParticipantRole::Patient
+        {
+            return Ok(None);
+        }
+        let waiting = self
+            .db
+            .waiting_in_queue(&record_key(&loaded.row.queue))
+            .await
+            .map_err(internal)?;
+        Ok(waiting
+            .iter()
+            .position(|(_, p)| *p == participant.key())
+            .map(|i| i as u32 + 1))
+    }
+}
+
+#[async_trait]
+impl Consultations for ConsultationService {
+    async fn my_queues(&self, who: &Principal) -> Result<Vec<QueueSummary>, AppError> {
+        let keys: Vec<String> = who.queues.iter().map(|q| q.0.clone()).collect();
+        Ok(self
+            .db
+            .queues_by_keys(&keys)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|q| {
+                authorize(
+                    Some(Caller::Staff(who)),
+                    Action::CreateConsultation,
+                    &Resource::Queue(QueueId(record_key(&q.id))),
+                )
+                .is_ok()
+            })
+            .map(|q| QueueSummary {
+                id: QueueId(record_key(&q.id)),
+                name: q.name,
+            })
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        who: &Principal,
+        booking: NewConsultation,
+        client: &ClientInfo,
+    ) -> Result<CreatedConsultation, AppError> {
+        let caller = Caller::Staff(who);
+        let booking = booking.validate()?;
+        authorize(
+            Some(caller),
+            Action::CreateConsultation,
+            &Resource::Queue(booking.queue.clone()),
+        )?;
+        if self
+            .db
+            .queues_by_keys(std::slice::from_ref(&booking.queue.0))
+            .await
+            .map_err(internal)?
+            .is_empty()
+        {
+            return Err(AppError::invalid("queue", "Choose one of your queues."));
+        }
+        timezones::zone(&booking.timezone)
+            .map_err(|e| AppError::invalid("timezone", e.to_string()))?;
+        let scheduled_at = if booking.scheduled_for.is_empty() {
+            None
+        } else {
+            let typed_in = if booking.clinician_timezone.is_empty() {
+                self.timezone.as_str()
+            } else {
+                booking.clinician_timezone.as_str()
+            };
+            let at = timezones::parse_local(&booking.scheduled_for, typed_in).map_err(|e| {
+                let field = match e {
+                    TimeError::UnknownZone(_) => "clinician_timezone",
+                    TimeError::BadDateTime => "scheduled_for",
+                };
+                AppError::invalid(field, e.to_string())
+            })?;
+            if at < Utc::now() - PAST_TOLERANCE {
+                return Err(AppError::invalid(
+                    "scheduled_for",
+                    "This time is in the past. Enter a time to come, or leave it empty for now.",
+                ));
+            }
+            Some(at)
+        };
+        let secret = token::generate_invite();
+        let keys = self
+            .db
+            .create_consultation(
+                NewConsultationRow {
+                    queue_key: booking.queue.0.clone(),
+                    host_key: who.user_id.0.clone(),
+                    host_name: who.name.clone(),
+                    created_by_key: who.user_id.0.clone(),
+                    patient_name: booking.patient_name,
+                    patient_email: Some(booking.patient_email).filter(|s| !s.is_empty()),
+                    patient_phone: Some(booking.patient_phone).filter(|s| !s.is_empty()),
+                    language: booking.language,
+                    timezone: booking.timezone,
+                    scheduled_at,
+                    patient_token_hash: token::digest(&secret),
+                    token_expires_at: self.link_expiry(scheduled_at),
+                },
+                ConsultationStatus::Scheduled.as_str(),
+            )
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "consultation.create",
+            format!("consultation:{}", keys.consultation),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(CreatedConsultation {
+            id: ConsultationId(keys.consultation),
+            patient_link: self.link(&secret),
+        })
+    }
+
+    async fn day_list(&self, who: &Principal) -> Result<Vec<ConsultationSummary>, AppError> {
+        let caller = Caller::Staff(who);
+        let queues: Vec<String> = who
+            .queues
+            .iter()
+            .filter(|q| {
+                authorize(
+                    Some(caller),
+                    Action::ViewQueue,
+                    &Resource::Queue((*q).clone()),
+                )
+                .is_ok()
+            })
+            .map(|q| q.0.clone())
+            .collect();
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (from, to) = timezones::day_bounds(Utc::now(), &self.timezone);
+        let rows = self
+            .db
+            .consultations_for_day(&queues, from, to)
+            .await
+            .map_err(internal)?;
+        let keys: Vec<String> = rows.iter().map(|r| r.key()).collect();
+        let participants = self.db.participants_of(&keys).await.map_err(internal)?;
+        let queue_rows = self.db.queues_by_keys(&queues).await.map_err(internal)?;
+        self.audit(
+            caller,
+            "consultation.day_list",
+            format!("queues:{}", queues.join(",")),
+            &ClientInfo::default(),
+            "ok",
+        )
+        .await;
+        Ok(rows
+            .iter()
+            .map(|row| views::summary(row, &participants, &queue_rows))
+            .collect())
+    }
+
+    async fn reissue_link(
+        &self,
+        who: &Principal,
+        participant: &ParticipantId,
+        client: &ClientInfo,
+    ) -> Result<IssuedLink, AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load_by_participant(participant).await?;
+        self.check(caller, Action::ManageBooking, &loaded, client)
+            .await?;
+        let row = loaded.participant(participant).ok_or(AppError::Internal)?;
+        if row.user.is_some() {
+            return Err(AppError::Conflict(
+                "Staff members open consultations from their dashboard; they have no link.".into(),
+            ));
+        }
+        if loaded.status().is_over() {
+            return Err(AppError::Conflict(
+                "This consultation is over: its links cannot be renewed.".into(),
+            ));
+        }
+        let secret = token::generate_invite();
+        self.db
+            .replace_token(
+                &participant.0,
+                &token::digest(&secret),
+                self.link_expiry(loaded.row.scheduled_at),
+            )
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "participant.reissue_link",
+            format!("participant:{participant}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(IssuedLink {
+            participant: participant.clone(),
+            link: self.link(&secret),
+        })
+    }
+
+    async fn admit(
+        &self,
+        who: &Principal,
+        participant: &ParticipantId,
+        client: &ClientInfo,
+    ) -> Result<ConsultationId, AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load_by_participant(participant).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        let row = loaded.participant(participant).ok_or(AppError::Internal)?;
+        if loaded.status().is_over() {
+            return Err(AppError::Conflict("This consultation is over.".into()));
+        }
+        match views::state(row) {
+            ParticipantState::Waiting => {}
+            ParticipantState::Admitted => return Ok(ConsultationId(loaded.row.key())),
+            _ => {
+                return Err(AppError::Conflict(format!(
+                    "{} is not in the waiting room any more.",
+                    row.name
+                )));
+            }
+        }
+        self.db
+            .set_participant_state(&participant.0, ParticipantState::Admitted.as_str())
+            .await
+            .map_err(internal)?;
+        let place = self.staff_place(who, &loaded).await?;
+        self.db
+            .set_participant_state(&place, ParticipantState::Admitted.as_str())
+            .await
+            .map_err(internal)?;
+        let actor = format!("user:{}", who.user_id);
+        for from in [ConsultationStatus::Scheduled, ConsultationStatus::Waiting] {
+            self.transition(&loaded, from, ConsultationStatus::Active, &actor)
+                .await?;
+        }
+        self.audit(
+            caller,
+            "participant.admit",
+            format!("participant:{participant}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(ConsultationId(loaded.row.key()))
+    }
+
+    async fn set_auto_admit(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        on: bool,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        self.db
+            .set_auto_admit(&consultation.0, on)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            if on {
+                "consultation.auto_admit_on"
+            } else {
+                "consultation.auto_admit_off"
+            },
+            format!("consultation:{consultation}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn open_invite(&self, secret: &str) -> Result<InviteOutcome, AppError> {
+        let unknown = InviteOutcome::Dead {
+            reason: DeadLink::Unknown,
+            language: None,
+        };
+        if !token::looks_like_invite(secret) {
+            return Ok(unknown);
+        }
+        let Some(participant) = self
+            .db
+            .participant_by_token(&token::digest(secret))
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(unknown);
+        };
+        let language = views::language(&participant.language);
+        let loaded = self
+            .load(&ConsultationId(record_key(&participant.consultation)))
+            .await?;
+        if let Some(reason) = self.dead_link(&loaded, &participant) {
+            return Ok(InviteOutcome::Dead {
+                reason,
+                language: Some(language),
+            });
+        }
+        self.db
+            .mark_link_opened(&participant.key())
+            .await
+            .map_err(internal)?;
+        Ok(InviteOutcome::Open(InvitePreview {
+            clinic: self.clinic_name.clone(),
+            clinician: views::host_name(&loaded.participants),
+            when: loaded
+                .row
+                .scheduled_at
+                .map(|at| long_in_zone(at, &loaded.row.timezone, language)),
+            language,
+            role: views::role(&participant),
+            name: participant.name.clone(),
+        }))
+    }
+
+    async fn join(
+        &self,
+        secret: &str,
+        client: &ClientInfo,
+    ) -> Result<(ConsultationId, CookieUpdate), AppError> {
+        let gone = || {
+            AppError::NotFound(
+                "This link does not work any more. Ask your clinic for a new one.".into(),
+            )
+        };
+        if !token::looks_like_invite(secret) {
+            return Err(gone());
+        }
+        let participant = self
+            .db
+            .participant_by_token(&token::digest(secret))
+            .await
+            .map_err(internal)?
+            .ok_or_else(gone)?;
+        let id = ConsultationId(record_key(&participant.consultation));
+        let loaded = self.load(&id).await?;
+        if self.dead_link(&loaded, &participant).is_some() {
+            return Err(gone());
+        }
+        let session_secret = token::generate();
+        let expires = participant
+            .token_expires_at
+            .unwrap_or_else(|| self.link_expiry(None));
+        self.db
+            .create_participant_session(
+                &token::digest(&session_secret),
+                &participant.key(),
+                expires,
+            )
+            .await
+            .map_err(internal)?;
+        self.db
+            .mark_link_opened(&participant.key())
+            .await
+            .map_err(internal)?;
+        self.enter_waiting_room(&loaded, &participant).await?;
+        let visitor = Visitor {
+            participant: ParticipantId(participant.key()),
+            consultation: id.clone(),
+            role: views::role(&participant),
+            name: participant.name.clone(),
+            language: views::language(&participant.language),
+        };
+        self.audit(
+            Caller::Visitor(&visitor),
+            "participant.join",
+            format!("consultation:{id}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok((id, CookieUpdate(self.cookie.set(&session_secret))))
+    }
+
+    async fn leave(&self, visitor: &Visitor, client: &ClientInfo) -> Result<(), AppError> {
+        let loaded = self.load(&visitor.consultation).await?;
+        self.check(
+            Caller::Visitor(visitor),
+            Action::ViewConsultation,
+            &loaded,
+            client,
+        )
+        .await?;
+        let row = loaded
+            .participant(&visitor.participant)
+            .ok_or(AppError::Forbidden)?;
+        if matches!(
+            views::state(row),
+            ParticipantState::Waiting | ParticipantState::Admitted
+        ) {
+            self.db
+                .set_participant_state(&row.key(), ParticipantState::Left.as_str())
+                .await
+                .map_err(internal)?;
+        }
+        let still_waiting = loaded
+            .participants
+            .iter()
+            .any(|p| p.key() != row.key() && views::state(p) == ParticipantState::Waiting);
+        if !still_waiting {
+            self.transition(
+                &loaded,
+                ConsultationStatus::Waiting,
+                ConsultationStatus::Scheduled,
+                &format!("participant:{}", row.key()),
+            )
+            .await?;
+        }
+        self.audit(
+            Caller::Visitor(visitor),
+            "participant.leave",
+            format!("consultation:{}", visitor.consultation),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn rejoin(&self, visitor: &Visitor, client: &ClientInfo) -> Result<(), AppError> {
+        let loaded = self.load(&visitor.consultation).await?;
+        self.check(Caller::Visitor(visitor), Action::Wait, &loaded, client)
+            .await?;
+        let row = loaded
+            .participant(&visitor.participant)
+            .ok_or(AppError::Forbidden)?;
+        if self.dead_link(&loaded, row).is_some() {
+            return Err(AppError::Conflict(
+                "This link does not work any more. Ask your clinic for a new one.".into(),
+            ));
+        }
+        self.enter_waiting_room(&loaded, row).await
+    }
+
+    async fn room(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<RoomState, AppError> {
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::ViewConsultation, &loaded, client)
+            .await?;
+        let resource = loaded.resource();
+        let me = match caller {
+            Caller::Visitor(v) => loaded.participant(&v.participant),
+            Caller::Staff(p) => loaded.participants.iter().find(|row| {
+                row.user
+                    .as_ref()
+                    .is_some_and(|u| record_key(u) == p.user_id.0)
+            }),
+        };
+        let position = match me {
+            Some(row) => self.position_in_queue(&loaded, row).await?,
+            None => None,
+        };
+        Ok(RoomState {
+            consultation: consultation.clone(),
+            status: loaded.status(),
+            clinic: self.clinic_name.clone(),
+            host_name: views::host_name(&loaded.participants),
+            patient_name: loaded.row.patient_name.clone(),
+            me: me.map(|row| ParticipantId(row.key())),
+            my_state: me.map(views::state),
+            position,
+            participants: loaded.participants.iter().map(views::participant).collect(),
+            can_chat: authorize(Some(caller), Action::Chat, &resource).is_ok(),
+            can_host: authorize(Some(caller), Action::RunConsultation, &resource).is_ok(),
+        })
+    }
+
+    async fn send_message(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        body: &str,
+        client: &ClientInfo,
+    ) -> Result<ChatMessage, AppError> {
+        let body = check_chat_body(body)?;
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::Chat, &loaded, client).await?;
+        let (author, name, role) = match caller {
+            Caller::Visitor(v) => (v.participant.0.clone(), v.name.clone(), v.role),
+            Caller::Staff(p) => {
+                let place = self.staff_place(p, &loaded).await?;
+                let role = loaded
+                    .participants
+                    .iter()
+                    .find(|row| row.key() == place)
+                    .map_or(ParticipantRole::Colleague, views::role);
+                (place, p.name.clone(), role)
+            }
+        };
+        let row = self
+            .db
+            .insert_message(&consultation.0, &author, &name, role.as_str(), &body)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "chat.send",
+            format!("message:{}", row.key()),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(views::message(&row))
+    }
+
+    async fn messages(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        after: Option<&MessageId>,
+        client: &ClientInfo,
+    ) -> Result<Vec<ChatMessage>, AppError> {
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::Chat, &loaded, client).await?;
+        let rows = self
+            .db
+            .messages(&consultation.0, after.map(|m| m.0.as_str()))
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "chat.read",
+            format!("consultation:{consultation}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(rows.iter().map(views::message).collect())
+    }
+
+    async fn close(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        let moved = self
+            .transition(
+                &loaded,
+                ConsultationStatus::Active,
+                ConsultationStatus::Closed,
+                &format!("user:{}", who.user_id),
+            )
+            .await?;
+        if !moved {
+            return Err(AppError::Conflict(
+                "Only a consultation under way can be closed.".into(),
+            ));
+        }
+        self.audit(
+            caller,
+            "consultation.close",
+            format!("consultation:{consultation}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+}
+
+/// Logs the real cause once; the user reads a plain sentence.
+fn internal(error: DbError) -> AppError {
+    tracing::error!(%error, "database operation failed");
+    AppError::Internal
+}

@@ -1,0 +1,111 @@
+//! Rows as the pages see them, and the facts the access policy needs.
+
+use crate::db::{ConsultationRow, MessageRow, ParticipantRow, QueueRow, record_key};
+use crate::timezones::long_in_zone;
+use app::consultation::{
+    ChatMessage, ConsultationFacts, ConsultationId, ConsultationStatus, ConsultationSummary,
+    MessageId, ParticipantId, ParticipantRole, ParticipantState, ParticipantView, QueueId,
+};
+use app::domain::UserId;
+use app::i18n::Lang;
+
+pub fn status(row: &ConsultationRow) -> ConsultationStatus {
+    // The schema allows only the five names; anything else would be a bug
+    // in a migration, and "closed" is the safe reading of it.
+    ConsultationStatus::parse(&row.status).unwrap_or(ConsultationStatus::Closed)
+}
+
+pub fn role(row: &ParticipantRow) -> ParticipantRole {
+    ParticipantRole::parse(&row.role).unwrap_or(ParticipantRole::Guest)
+}
+
+pub fn state(row: &ParticipantRow) -> ParticipantState {
+    ParticipantState::parse(&row.state).unwrap_or(ParticipantState::Removed)
+}
+
+pub fn language(code: &str) -> Lang {
+    Lang::from_code(code).unwrap_or_default()
+}
+
+pub fn participant(row: &ParticipantRow) -> ParticipantView {
+    ParticipantView {
+        id: ParticipantId(row.key()),
+        role: role(row),
+        name: row.name.clone(),
+        state: state(row),
+        link_opened: row.link_opened_at.is_some(),
+        waiting_since_ms: row.waiting_since.map(|t| t.timestamp_millis()),
+    }
+}
+
+pub fn facts(row: &ConsultationRow, participants: &[ParticipantRow]) -> ConsultationFacts {
+    ConsultationFacts {
+        id: ConsultationId(row.key()),
+        queue: QueueId(record_key(&row.queue)),
+        status: status(row),
+        admitted: participants
+            .iter()
+            .filter(|p| state(p) == ParticipantState::Admitted)
+            .map(|p| ParticipantId(p.key()))
+            .collect(),
+        staff_participants: participants
+            .iter()
+            .filter(|p| state(p) != ParticipantState::Removed)
+            .filter_map(|p| p.user.as_ref())
+            .map(|u| UserId(record_key(u)))
+            .collect(),
+    }
+}
+
+/// The host's name as the participants list has it.
+pub fn host_name(participants: &[ParticipantRow]) -> String {
+    participants
+        .iter()
+        .find(|p| role(p) == ParticipantRole::Host)
+        .map(|p| p.name.clone())
+        .unwrap_or_default()
+}
+
+pub fn summary(
+    row: &ConsultationRow,
+    participants: &[ParticipantRow],
+    queues: &[QueueRow],
+) -> ConsultationSummary {
+    let queue = QueueId(record_key(&row.queue));
+    let mine: Vec<&ParticipantRow> = participants
+        .iter()
+        .filter(|p| p.consultation == row.id)
+        .collect();
+    let owned: Vec<ParticipantRow> = mine.iter().map(|p| (*p).clone()).collect();
+    ConsultationSummary {
+        id: ConsultationId(row.key()),
+        queue_name: queues
+            .iter()
+            .find(|q| record_key(&q.id) == queue.0)
+            .map(|q| q.name.clone())
+            .unwrap_or_else(|| queue.0.clone()),
+        queue,
+        patient_name: row.patient_name.clone(),
+        host_name: host_name(&owned),
+        status: status(row),
+        scheduled_at_ms: row.scheduled_at.map(|t| t.timestamp_millis()),
+        scheduled_label: row
+            .scheduled_at
+            .map(|t| long_in_zone(t, &row.timezone, Lang::En)),
+        auto_admit: row.auto_admit,
+        participants: owned.iter().map(participant).collect(),
+        created_at_ms: row.created_at.timestamp_millis(),
+    }
+}
+
+pub fn message(row: &MessageRow) -> ChatMessage {
+    ChatMessage {
+        id: MessageId(row.key()),
+        consultation: ConsultationId(record_key(&row.consultation)),
+        author: ParticipantId(record_key(&row.author)),
+        author_name: row.author_name.clone(),
+        author_role: ParticipantRole::parse(&row.author_role).unwrap_or(ParticipantRole::Guest),
+        body: row.body.clone(),
+        at_ms: row.at.timestamp_millis(),
+    }
+}

@@ -1,0 +1,131 @@
+//! Queries on `message`: the chat of a consultation. Keys are ULIDs made
+//! here (time first, then randomness), so `ORDER BY id` is the order they
+//! were written and "everything after X" is a key comparison.
+
+use super::{Db, DbError, record_key};
+use chrono::{DateTime, Utc};
+use surrealdb::types::{RecordId, SurrealValue};
+
+#[derive(Debug, Clone, SurrealValue)]
+pub struct MessageRow {
+    pub id: RecordId,
+    pub consultation: RecordId,
+    pub author: RecordId,
+    pub author_name: String,
+    pub author_role: String,
+    pub body: String,
+    pub at: DateTime<Utc>,
+}
+
+impl MessageRow {
+    pub fn key(&self) -> String {
+        record_key(&self.id)
+    }
+}
+
+const MESSAGE_FIELDS: &str = "id, consultation, author, author_name, author_role, body, at";
+
+/// A 26-character ULID (Crockford base 32): 48 bits of milliseconds, then
+/// 80 random bits. Sorts by time as a string.
+pub fn new_message_key(now: DateTime<Utc>) -> String {
+    use rand::RngCore;
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let millis = u128::from(now.timestamp_millis().max(0) as u64) & ((1 << 48) - 1);
+    let mut random = [0u8; 10];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    let random = random
+        .iter()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+    let value = (millis << 80) | random;
+    (0..26)
+        .rev()
+        .map(|i| ALPHABET[((value >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+impl Db {
+    pub async fn insert_message(
+        &self,
+        consultation_key: &str,
+        author_key: &str,
+        author_name: &str,
+        author_role: &str,
+        body: &str,
+    ) -> Result<MessageRow, DbError> {
+        let row: Option<MessageRow> = self
+            .inner
+            .query(format!(
+                "CREATE type::record('message', $key) SET consultation = type::record('consultation', $c),
+                     author = type::record('participant', $author), author_name = $name,
+                     author_role = $role, body = $body
+                 RETURN {MESSAGE_FIELDS}"
+            ))
+            .bind(("key", new_message_key(Utc::now())))
+            .bind(("c", consultation_key.to_string()))
+            .bind(("author", author_key.to_string()))
+            .bind(("name", author_name.to_string()))
+            .bind(("role", author_role.to_string()))
+            .bind(("body", body.to_string()))
+            .await?
+            .take(0)?;
+        row.ok_or_else(|| DbError::Query("CREATE message returned nothing".into()))
+    }
+
+    pub async fn message(&self, key: &str) -> Result<Option<MessageRow>, DbError> {
+        Ok(self
+            .inner
+            .query(format!(
+                "SELECT {MESSAGE_FIELDS} FROM ONLY type::record('message', $key)"
+            ))
+            .bind(("key", key.to_string()))
+            .await?
+            .take(0)?)
+    }
+
+    /// The chat of a consultation, oldest first, after `after` if given.
+    pub async fn messages(
+        &self,
+        consultation_key: &str,
+        after: Option<&str>,
+    ) -> Result<Vec<MessageRow>, DbError> {
+        Ok(self
+            .inner
+            .query(format!(
+                "SELECT {MESSAGE_FIELDS} FROM message
+                 WHERE consultation = type::record('consultation', $c)
+                     AND (!$after OR id > type::record('message', $after))
+                 ORDER BY id"
+            ))
+            .bind(("c", consultation_key.to_string()))
+            .bind(("after", after.map(str::to_string)))
+            .await?
+            .take(0)?)
+    }
+
+    pub async fn mark_read(&self, participant_key: &str, message_key: &str) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "UPDATE type::record('participant', $p) SET last_read = $m
+                 WHERE last_read = NONE OR last_read < $m",
+            )
+            .bind(("p", participant_key.to_string()))
+            .bind(("m", message_key.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_keys_sort_by_time() {
+        let earlier = new_message_key(DateTime::from_timestamp_millis(1_000).unwrap());
+        let later = new_message_key(DateTime::from_timestamp_millis(1_001).unwrap());
+        assert_eq!(earlier.len(), 26);
+        assert!(earlier < later);
+        assert_ne!(new_message_key(Utc::now()), new_message_key(Utc::now()));
+    }
+}

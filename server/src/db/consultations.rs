@@ -1,0 +1,536 @@
+//! Queries on `queue`, `consultation`, `consultation_event`, `participant`
+//! and `participant_session`. Status changes are conditional on the status
+//! read (`WHERE status = $from`), so two clinicians acting at once cannot
+//! both move the same consultation.
+
+use super::users::new_key;
+use super::{Db, DbError, record_key};
+use chrono::{DateTime, Utc};
+use surrealdb::types::{RecordId, SurrealValue};
+
+#[derive(Debug, Clone, SurrealValue)]
+pub struct QueueRow {
+    pub id: RecordId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+pub struct ConsultationRow {
+    pub id: RecordId,
+    pub queue: RecordId,
+    pub host: RecordId,
+    pub patient_name: String,
+    pub patient_email: Option<String>,
+    pub patient_phone: Option<String>,
+    pub language: String,
+    pub timezone: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub auto_admit: bool,
+    #[surreal(default)]
+    pub notes: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl ConsultationRow {
+    pub fn key(&self) -> String {
+        record_key(&self.id)
+    }
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+pub struct ParticipantRow {
+    pub id: RecordId,
+    pub consultation: RecordId,
+    pub role: String,
+    pub name: String,
+    pub user: Option<RecordId>,
+    pub language: String,
+    pub state: String,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub link_opened_at: Option<DateTime<Utc>>,
+    pub waiting_since: Option<DateTime<Utc>>,
+    pub admitted_at: Option<DateTime<Utc>>,
+    pub last_read: Option<String>,
+}
+
+impl ParticipantRow {
+    pub fn key(&self) -> String {
+        record_key(&self.id)
+    }
+}
+
+/// A consultation to store, with its first two participants.
+pub struct NewConsultationRow {
+    pub queue_key: String,
+    pub host_key: String,
+    pub host_name: String,
+    pub created_by_key: String,
+    pub patient_name: String,
+    pub patient_email: Option<String>,
+    pub patient_phone: Option<String>,
+    pub language: String,
+    pub timezone: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub patient_token_hash: String,
+    pub token_expires_at: DateTime<Utc>,
+}
+
+/// Keys of what `create_consultation` made.
+pub struct CreatedKeys {
+    pub consultation: String,
+    pub patient: String,
+}
+
+/// A participant to add to an existing consultation.
+pub struct NewParticipantRow {
+    pub consultation_key: String,
+    pub role: &'static str,
+    pub name: String,
+    pub user_key: Option<String>,
+    pub language: String,
+    pub token_hash: Option<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub state: &'static str,
+}
+
+const CONSULTATION_FIELDS: &str = "id, queue, host, patient_name, patient_email, patient_phone, language, \
+     timezone, scheduled_at, status, auto_admit, notes, created_at, started_at, closed_at";
+const PARTICIPANT_FIELDS: &str = "id, consultation, role, name, user, language, state, token_expires_at, \
+     link_opened_at, waiting_since, admitted_at, last_read";
+
+impl Db {
+    pub async fn queues_by_keys(&self, keys: &[String]) -> Result<Vec<QueueRow>, DbError> {
+        let ids: Vec<RecordId> = keys
+            .iter()
+            .map(|k| RecordId::new("queue", k.as_str()))
+            .collect();
+        Ok(self
+            .inner
+            .query("SELECT id, name FROM queue WHERE id IN $ids ORDER BY name")
+            .bind(("ids", ids))
+            .await?
+            .take(0)?)
+    }
+
+    pub async fn all_queues(&self) -> Result<Vec<QueueRow>, DbError> {
+        Ok(self
+            .inner
+            .query("SELECT id, name FROM queue ORDER BY name")
+            .await?
+            .take(0)?)
+    }
+
+    /// Stores a consultation, its host and patient places, and its first
+    /// history event, all or nothing.
+    pub async fn create_consultation(
+        &self,
+        new: NewConsultationRow,
+        status: &str,
+    ) -> Result<CreatedKeys, DbError> {
+        let keys = CreatedKeys {
+            consultation: new_key(),
+            patient: new_key(),
+        };
+        self.inner
+            .query(
+                "BEGIN;
+                 LET $c = type::record('consultation', $key);
+                 CREATE $c SET queue = type::record('queue', $queue), host = type::record('user', $host),
+                     created_by = type::record('user', $creator), patient_name = $patient_name,
+                     patient_email = $email, patient_phone = $phone, language = $language,
+                     timezone = $timezone, scheduled_at = $scheduled_at, status = $status;
+                 CREATE type::record('participant', $host_participant) SET consultation = $c, role = 'host',
+                     name = $host_name, user = type::record('user', $host), language = $language,
+                     state = 'invited';
+                 CREATE type::record('participant', $patient) SET consultation = $c, role = 'patient',
+                     name = $patient_name, language = $language, state = 'invited',
+                     token_hash = $token_hash, token_expires_at = $expires, token_issued_at = time::now();
+                 CREATE consultation_event SET consultation = $c, from_status = NONE, to_status = $status,
+                     actor = type::string(type::record('user', $creator));
+                 COMMIT;",
+            )
+            .bind(("key", keys.consultation.clone()))
+            .bind(("queue", new.queue_key))
+            .bind(("host", new.host_key))
+            .bind(("host_participant", new_key()))
+            .bind(("host_name", new.host_name))
+            .bind(("creator", new.created_by_key))
+            .bind(("patient_name", new.patient_name))
+            .bind(("email", new.patient_email))
+            .bind(("phone", new.patient_phone))
+            .bind(("language", new.language))
+            .bind(("timezone", new.timezone))
+            .bind(("scheduled_at", new.scheduled_at))
+            .bind(("status", status.to_string()))
+            .bind(("patient", keys.patient.clone()))
+            .bind(("token_hash", new.patient_token_hash))
+            .bind(("expires", new.token_expires_at))
+            .await?
+            .check()?;
+        Ok(keys)
+    }
+
+    pub async fn add_participant(&self, new: NewParticipantRow) -> Result<String, DbError> {
+        let key = new_key();
+        self.inner
+            .query(
+                "CREATE type::record('participant', $key) SET consultation = type::record('consultation', $c),
+                     role = $role, name = $name,
+                     user = IF $user THEN type::record('user', $user) ELSE NONE END,
+                     language = $language, state = $state, token_hash = $token_hash,
+                     token_expires_at = $expires,
+                     token_issued_at = IF $token_hash THEN time::now() ELSE NONE END",
+            )
+            .bind(("key", key.clone()))
+            .bind(("c", new.consultation_key))
+            .bind(("role", new.role))
+            .bind(("name", new.name))
+            .bind(("user", new.user_key))
+            .bind(("language", new.language))
+            .bind(("state", new.state))
+            .bind(("token_hash", new.token_hash))
+            .bind(("expires", new.token_expires_at))
+            .await?
+            .check()?;
+        Ok(key)
+    }
+
+    pub async fn consultation(&self, key: &str) -> Result<Option<ConsultationRow>, DbError> {
+        Ok(self
+            .inner
+            .query(format!(
+                "SELECT {CONSULTATION_FIELDS} FROM ONLY type::record('consultation', $key)"
+            ))
+            .bind(("key", key.to_string()))
+            .await?
+            .take(0)?)
+    }
+
+    /// Consultations of these queues that are under way, or whose time
+    /// (scheduled, else created) falls in `[from, to)`.
+    pub async fn consultations_for_day(
+        &self,
+        queue_keys: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ConsultationRow>, DbError> {
+        let queues: Vec<RecordId> = queue_keys
+            .iter()
+            .map(|k| RecordId::new("queue", k.as_str()))
+            .collect();
+        Ok(self
+            .inner
+            .query(format!(
+                "SELECT {CONSULTATION_FIELDS}, scheduled_at ?? created_at AS sort_at FROM consultation
+                 WHERE queue IN $queues AND (status IN ['waiting', 'active']
+                     OR ((scheduled_at ?? created_at) >= $from AND (scheduled_at ?? created_at) < $to))
+                 ORDER BY sort_at"
+            ))
+            .bind(("queues", queues))
+            .bind(("from", from))
+            .bind(("to", to))
+            .await?
+            .take(0)?)
+    }
+
+    pub async fn participants_of(
+        &self,
+        consultation_keys: &[String],
+    ) -> Result<Vec<ParticipantRow>, DbError> {
+        let ids: Vec<RecordId> = consultation_keys
+            .iter()
+            .map(|k| RecordId::new("consultation", k.as_str()))
+            .collect();
+        Ok(self
+            .inner
+            .query(format!(
+                "SELECT {PARTICIPANT_FIELDS}, created_at FROM participant
+                 WHERE consultation IN $ids ORDER BY created_at"
+            ))
+            .bind(("ids", ids))
+            .await?
+            .take(0)?)
+    }
+
+    pub async fn participant(&self, key: &str) -> Result<Option<ParticipantRow>, DbError> {
+        Ok(self
+            .inner
+            .query(format!(
+                "SELECT {PARTICIPANT_FIELDS} FROM ONLY type::record('participant', $key)"
+            ))
+            .bind(("key", key.to_string()))
+            .await?
+            .take(0)?)
+    }
+
+    pub async fn participant_by_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ParticipantRow>, DbError> {
+        Ok(self
+            .inner
+            .query(format!(
+                "SELECT {PARTICIPANT_FIELDS} FROM participant WHERE token_hash = $hash LIMIT 1"
+            ))
+            .bind(("hash", token_hash.to_string()))
+            .await?
+            .take::<Vec<ParticipantRow>>(0)?
+            .into_iter()
+            .next())
+    }
+
+    /// The staff member's own place in a consultation (host or colleague).
+    pub async fn participant_for_user(
+        &self,
+        consultation_key: &str,
+        user_key: &str,
+    ) -> Result<Option<ParticipantRow>, DbError> {
+        Ok(self
+            .inner
+            .query(format!(
+                "SELECT {PARTICIPANT_FIELDS} FROM participant
+                 WHERE consultation = type::record('consultation', $c) AND user = type::record('user', $u)
+                 LIMIT 1"
+            ))
+            .bind(("c", consultation_key.to_string()))
+            .bind(("u", user_key.to_string()))
+            .await?
+            .take::<Vec<ParticipantRow>>(0)?
+            .into_iter()
+            .next())
+    }
+
+    pub async fn mark_link_opened(&self, participant_key: &str) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "UPDATE type::record('participant', $key) SET link_opened_at = time::now(), updated_at = time::now()
+                 WHERE link_opened_at = NONE",
+            )
+            .bind(("key", participant_key.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Moves a participant to `state`, stamping the matching time.
+    pub async fn set_participant_state(
+        &self,
+        participant_key: &str,
+        state: &str,
+    ) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "UPDATE type::record('participant', $key) SET state = $state, updated_at = time::now(),
+                     waiting_since = IF $state = 'waiting' THEN (IF state = 'waiting' THEN waiting_since ELSE time::now() END) ELSE NONE END,
+                     admitted_at = IF $state = 'admitted' THEN time::now() ELSE admitted_at END",
+            )
+            .bind(("key", participant_key.to_string()))
+            .bind(("state", state.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// A new link for a participant: the old hash is gone, and so are the
+    /// sessions opened with it.
+    pub async fn replace_token(
+        &self,
+        participant_key: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "BEGIN;
+                 LET $p = type::record('participant', $key);
+                 UPDATE $p SET token_hash = $hash, token_expires_at = $expires, token_issued_at = time::now(),
+                     link_opened_at = NONE, updated_at = time::now();
+                 DELETE participant_session WHERE participant = $p;
+                 COMMIT;",
+            )
+            .bind(("key", participant_key.to_string()))
+            .bind(("hash", token_hash.to_string()))
+            .bind(("expires", expires_at))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Moves a consultation from `from` to `to` if it is still in `from`,
+    /// and records who did it. Returns false when someone else moved it first.
+    pub async fn transition(
+        &self,
+        consultation_key: &str,
+        from: &str,
+        to: &str,
+        actor: &str,
+    ) -> Result<bool, DbError> {
+        let mut response = self
+            .inner
+            .query(
+                "BEGIN;
+                 LET $c = type::record('consultation', $key);
+                 LET $moved = UPDATE $c SET status = $to, updated_at = time::now(),
+                     started_at = IF $to = 'active' THEN time::now() ELSE started_at END,
+                     closed_at = IF $to IN ['closed', 'cancelled'] THEN time::now() ELSE closed_at END
+                     WHERE status = $from RETURN VALUE id;
+                 IF array::len($moved) > 0 {
+                     CREATE consultation_event SET consultation = $c, from_status = $from, to_status = $to, actor = $actor;
+                 };
+                 RETURN array::len($moved) > 0;
+                 COMMIT;",
+            )
+            .bind(("key", consultation_key.to_string()))
+            .bind(("from", from.to_string()))
+            .bind(("to", to.to_string()))
+            .bind(("actor", actor.to_string()))
+            .await?;
+        let errors = response.take_errors();
+        if let Some(error) = errors.into_values().next() {
+            return Err(error.into());
+        }
+        // Which index the RETURN lands on depends on how the transaction
+        // statements are counted: take the one boolean answer.
+        for index in 0..response.num_statements() {
+            if let Ok(Some(moved)) = response.take::<Option<bool>>(index) {
+                return Ok(moved);
+            }
+        }
+        Err(DbError::Query("the status change gave no answer".into()))
+    }
+
+    pub async fn consultation_events(
+        &self,
+        consultation_key: &str,
+    ) -> Result<Vec<(Option<String>, String, String)>, DbError> {
+        #[derive(SurrealValue)]
+        struct EventRow {
+            from_status: Option<String>,
+            to_status: String,
+            actor: String,
+        }
+        let rows: Vec<EventRow> = self
+            .inner
+            .query(
+                "SELECT from_status, to_status, actor, at FROM consultation_event
+                 WHERE consultation = type::record('consultation', $key) ORDER BY at",
+            )
+            .bind(("key", consultation_key.to_string()))
+            .await?
+            .take(0)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.from_status, r.to_status, r.actor))
+            .collect())
+    }
+
+    /// Waiting patients of a queue, first come first: `(consultation key,
+    /// participant key)`.
+    pub async fn waiting_in_queue(
+        &self,
+        queue_key: &str,
+    ) -> Result<Vec<(String, String)>, DbError> {
+        #[derive(SurrealValue)]
+        struct Row {
+            id: RecordId,
+            consultation: RecordId,
+        }
+        let rows: Vec<Row> = self
+            .inner
+            .query(
+                "SELECT id, consultation, waiting_since FROM participant
+                 WHERE state = 'waiting' AND role = 'patient'
+                     AND consultation.queue = type::record('queue', $queue)
+                 ORDER BY waiting_since",
+            )
+            .bind(("queue", queue_key.to_string()))
+            .await?
+            .take(0)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (record_key(&r.consultation), record_key(&r.id)))
+            .collect())
+    }
+
+    pub async fn set_auto_admit(&self, consultation_key: &str, on: bool) -> Result<(), DbError> {
+        self.inner
+            .query("UPDATE type::record('consultation', $key) SET auto_admit = $on, updated_at = time::now()")
+            .bind(("key", consultation_key.to_string()))
+            .bind(("on", on))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    // ---- sessions of people who came in through a link ----
+
+    pub async fn create_participant_session(
+        &self,
+        token_hash: &str,
+        participant_key: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "CREATE participant_session SET token_hash = $hash,
+                     participant = type::record('participant', $p), expires_at = $expires",
+            )
+            .bind(("hash", token_hash.to_string()))
+            .bind(("p", participant_key.to_string()))
+            .bind(("expires", expires_at))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// The participant behind a visitor cookie, if the session is alive.
+    pub async fn participant_by_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ParticipantRow>, DbError> {
+        #[derive(SurrealValue)]
+        struct Row {
+            participant: RecordId,
+        }
+        let row: Option<Row> = self
+            .inner
+            .query(
+                "SELECT participant FROM participant_session
+                 WHERE token_hash = $hash AND expires_at > time::now() LIMIT 1",
+            )
+            .bind(("hash", token_hash.to_string()))
+            .await?
+            .take::<Vec<Row>>(0)?
+            .into_iter()
+            .next();
+        match row {
+            Some(row) => self.participant(&record_key(&row.participant)).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn delete_participant_session(&self, token_hash: &str) -> Result<(), DbError> {
+        self.inner
+            .query("DELETE participant_session WHERE token_hash = $hash")
+            .bind(("hash", token_hash.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Ends every link session of a participant (removed, or link replaced).
+    pub async fn delete_sessions_of_participant(
+        &self,
+        participant_key: &str,
+    ) -> Result<(), DbError> {
+        self.inner
+            .query("DELETE participant_session WHERE participant = type::record('participant', $p)")
+            .bind(("p", participant_key.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+}
