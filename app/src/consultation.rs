@@ -360,6 +360,15 @@ impl ConsultationSummary {
     }
 }
 
+/// What the booking form offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingOptions {
+    /// The queues the clinician may book in.
+    pub queues: Vec<QueueSummary>,
+    /// The clinic's time zone: the default for patients and typed times.
+    pub timezone: String,
+}
+
 /// A queue a staff member works in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueSummary {
@@ -460,6 +469,8 @@ pub struct RoomState {
     pub can_chat: bool,
     /// May this page run the consultation (admit, close, notes).
     pub can_host: bool,
+    /// The language of this page's person.
+    pub language: Lang,
 }
 
 /// The subset of a consultation the access policy looks at.

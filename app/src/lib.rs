@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! # Visita — the shared application
 //!
 //! Everything the browser and the server both compile: domain types, the
@@ -19,13 +20,14 @@ pub mod consultation;
 pub mod domain;
 pub mod error;
 pub mod i18n;
+pub mod live;
 pub mod pages;
 pub mod realtime;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Html, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -36,7 +38,7 @@ pub const BUNDLE_NAME: &str = "visita";
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -54,6 +56,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Patient pages switch this to the patient's language.
+    let lang = crate::i18n::provide_lang(crate::i18n::Lang::default());
     // Effects run only in the browser, after hydration: tests and styles can
     // tell a live page from server-rendered HTML by this attribute.
     Effect::new(|_| {
@@ -63,6 +67,7 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
+        <Html {..} lang=move || lang.get().code()/>
         <Stylesheet id="visita" href="/pkg/visita.css"/>
         <Title text="Visita"/>
         <Router>
@@ -73,6 +78,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=pages::login::LoginPage/>
                 <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>
+                <Route path=path!("/j/:token") view=pages::invite::InvitePage ssr=SsrMode::Async/>
+                <Route path=path!("/room/:id") view=pages::room::RoomPage ssr=SsrMode::Async/>
                 <Route
                     path=path!("/account/password")
                     view=pages::account_password::AccountPasswordPage

@@ -120,3 +120,26 @@ export async function signIn(page, url, { email, password }) {
   ]);
   return response;
 }
+
+/** Signs in as the first admin over HTTP and returns the session cookie. */
+async function adminCookie(url) {
+  const response = await fetch(`${url}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(ADMIN),
+    redirect: 'manual',
+  });
+  const cookie = response.headers.get('set-cookie');
+  if (!cookie) throw new Error(`admin sign-in failed: ${response.status} ${await response.text()}`);
+  return cookie.split(';')[0];
+}
+
+/** Creates a staff account through the admin's server function. */
+export async function createStaff(url, { email, name, role, password }) {
+  const response = await fetch(`${url}/api/users/create`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: await adminCookie(url) },
+    body: new URLSearchParams({ email, name, role, password }),
+  });
+  if (!response.ok) throw new Error(`creating ${email} failed: ${response.status} ${await response.text()}`);
+}

@@ -95,7 +95,7 @@ async fn a_consultation_from_booking_to_close() {
     assert_eq!(preview.language.code(), "fr");
 
     // Joining opens a visitor session and puts the patient in the waiting room.
-    let (id, cookie) = service.join(&secret, &client).await.unwrap();
+    let (id, cookie) = service.join(&secret, None, &client).await.unwrap();
     assert_eq!(id, created.id);
     let cookie_secret = cookie.0.split(['=', ';']).nth(1).unwrap().to_string();
     let visitor = service
@@ -217,7 +217,7 @@ async fn links_are_single_purpose_and_die_when_replaced() {
                 ..
             }
         ));
-        assert!(service.join(forged, &client).await.is_err());
+        assert!(service.join(forged, None, &client).await.is_err());
     }
 }
 
@@ -343,7 +343,7 @@ async fn the_hub_reports_changes_read_back_from_the_database() {
     assert!(seen.is_ok(), "the new consultation was reported");
 
     let (id, _) = service
-        .join(&secret_of(&created.patient_link), &client)
+        .join(&secret_of(&created.patient_link), None, &client)
         .await
         .unwrap();
     let waiting = service.day_list(&doctor).await.unwrap()[0]

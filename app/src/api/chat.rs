@@ -1,12 +1,13 @@
 //! The chat of a consultation. New lines reach the other side over `/ws`;
 //! these functions write a line and read the history.
 
-use crate::consultation::{ChatMessage, ConsultationId, MessageId};
+use crate::consultation::ChatMessage;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 #[server(endpoint = "chat/send")]
 pub async fn send_message(consultation: String, body: String) -> Result<ChatMessage, AppError> {
+    use crate::consultation::ConsultationId;
     use crate::ssr::{ctx, respond};
     respond(
         async {
@@ -28,6 +29,7 @@ pub async fn messages(
     consultation: String,
     after: Option<String>,
 ) -> Result<Vec<ChatMessage>, AppError> {
+    use crate::consultation::{ConsultationId, MessageId};
     use crate::ssr::{ctx, respond};
     respond(
         async {

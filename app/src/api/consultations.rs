@@ -5,21 +5,21 @@
 //! HTTP answer.
 
 use crate::consultation::{
-    ConsultationId, ConsultationSummary, CreatedConsultation, InviteOutcome, IssuedLink,
-    NewConsultation, ParticipantId, QueueSummary, RoomState,
+    BookingOptions, ConsultationId, ConsultationSummary, CreatedConsultation, InviteOutcome,
+    IssuedLink, NewConsultation, RoomState,
 };
 use crate::error::AppError;
 use leptos::prelude::*;
 
-/// The queues the signed-in staff member may book in.
-#[server(endpoint = "consultations/queues")]
-pub async fn my_queues() -> Result<Vec<QueueSummary>, AppError> {
+/// What the booking form offers the signed-in staff member.
+#[server(endpoint = "consultations/booking-options")]
+pub async fn load_booking_options() -> Result<BookingOptions, AppError> {
     use crate::ssr::{ctx, respond};
     respond(
         async {
             let ctx = ctx()?;
             let who = ctx.require_principal()?;
-            ctx.services.consultations.my_queues(who).await
+            ctx.services.consultations.booking_options(who).await
         }
         .await,
     )
@@ -68,7 +68,11 @@ pub async fn reissue_link(participant: String) -> Result<IssuedLink, AppError> {
             let who = ctx.require_principal()?;
             ctx.services
                 .consultations
-                .reissue_link(who, &ParticipantId(participant), &ctx.client)
+                .reissue_link(
+                    who,
+                    &crate::consultation::ParticipantId(participant),
+                    &ctx.client,
+                )
                 .await
         }
         .await,
@@ -86,7 +90,11 @@ pub async fn admit(participant: String) -> Result<ConsultationId, AppError> {
             let id = ctx
                 .services
                 .consultations
-                .admit(who, &ParticipantId(participant), &ctx.client)
+                .admit(
+                    who,
+                    &crate::consultation::ParticipantId(participant),
+                    &ctx.client,
+                )
                 .await?;
             leptos_axum::redirect(&format!("/room/{id}"));
             Ok(id)
@@ -136,7 +144,18 @@ pub async fn open_invite(token: String) -> Result<InviteOutcome, AppError> {
     respond(
         async {
             let ctx = ctx()?;
-            ctx.services.consultations.open_invite(&token).await
+            let outcome = ctx.services.consultations.open_invite(&token).await?;
+            // A link about no one is answered in the browser's language.
+            Ok(match outcome {
+                InviteOutcome::Dead {
+                    reason,
+                    language: None,
+                } => InviteOutcome::Dead {
+                    reason,
+                    language: Some(crate::ssr::accepted_language()),
+                },
+                other => other,
+            })
         }
         .await,
     )
@@ -144,12 +163,17 @@ pub async fn open_invite(token: String) -> Result<InviteOutcome, AppError> {
 
 /// Enters the waiting room through a link, then goes to it.
 #[server(endpoint = "invite/join")]
-pub async fn join(token: String) -> Result<ConsultationId, AppError> {
+pub async fn join(token: String, lang: Option<String>) -> Result<ConsultationId, AppError> {
     use crate::ssr::{ctx, respond, set_cookie};
     respond(
         async {
             let ctx = ctx()?;
-            let (id, cookie) = ctx.services.consultations.join(&token, &ctx.client).await?;
+            let lang = lang.as_deref().and_then(crate::i18n::Lang::from_code);
+            let (id, cookie) = ctx
+                .services
+                .consultations
+                .join(&token, lang, &ctx.client)
+                .await?;
             set_cookie(cookie);
             leptos_axum::redirect(&format!("/room/{id}"));
             Ok(id)

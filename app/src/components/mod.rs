@@ -1,4 +1,5 @@
-//! Building blocks shared by pages.
-
+pub mod chat;
+pub mod devices;
 pub mod outcome;
+pub mod patient_frame;
 pub mod staff_shell;

@@ -3,5 +3,7 @@
 pub mod account_password;
 pub mod admin_users;
 pub mod dashboard;
+pub mod invite;
 pub mod login;
 pub mod not_found;
+pub mod room;

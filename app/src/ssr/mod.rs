@@ -6,11 +6,12 @@
 
 use crate::authz::Caller;
 use crate::consultation::{
-    ChatMessage, ConsultationId, ConsultationSummary, CreatedConsultation, InviteOutcome,
-    IssuedLink, MessageId, NewConsultation, ParticipantId, QueueSummary, RoomState, Visitor,
+    BookingOptions, ChatMessage, ConsultationId, ConsultationSummary, CreatedConsultation,
+    InviteOutcome, IssuedLink, MessageId, NewConsultation, ParticipantId, RoomState, Visitor,
 };
 use crate::domain::{NewUser, Principal, UserId, UserSummary};
 use crate::error::AppError;
+use crate::i18n::Lang;
 use async_trait::async_trait;
 use leptos::prelude::*;
 use std::net::IpAddr;
@@ -92,8 +93,8 @@ pub trait Accounts: Send + Sync {
 /// the implementation reads.
 #[async_trait]
 pub trait Consultations: Send + Sync {
-    /// The queues the caller works in.
-    async fn my_queues(&self, who: &Principal) -> Result<Vec<QueueSummary>, AppError>;
+    /// The queues the caller may book in, and the clinic's time zone.
+    async fn booking_options(&self, who: &Principal) -> Result<BookingOptions, AppError>;
     async fn create(
         &self,
         who: &Principal,
@@ -129,6 +130,7 @@ pub trait Consultations: Send + Sync {
     async fn join(
         &self,
         token: &str,
+        language: Option<Lang>,
         client: &ClientInfo,
     ) -> Result<(ConsultationId, CookieUpdate), AppError>;
     /// Leaves the waiting room (or the room); the link still works.
@@ -288,4 +290,17 @@ pub fn set_cookie(update: CookieUpdate) {
     {
         response.append_header(http::header::SET_COOKIE, value);
     }
+}
+
+/// The first language of the request's `Accept-Language` that we speak.
+pub fn accepted_language() -> Lang {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or_default()
 }

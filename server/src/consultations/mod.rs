@@ -15,13 +15,14 @@ use crate::db::{
 use crate::timezones::{self, TimeError, long_in_zone};
 use app::authz::{Action, Caller, Resource, authorize};
 use app::consultation::{
-    ChatMessage, ConsultationFacts, ConsultationId, ConsultationStatus, ConsultationSummary,
-    CreatedConsultation, DeadLink, InviteOutcome, InvitePreview, IssuedLink, MessageId,
-    NewConsultation, ParticipantId, ParticipantRole, ParticipantState, QueueId, QueueSummary,
-    RoomState, Visitor, check_chat_body,
+    BookingOptions, ChatMessage, ConsultationFacts, ConsultationId, ConsultationStatus,
+    ConsultationSummary, CreatedConsultation, DeadLink, InviteOutcome, InvitePreview, IssuedLink,
+    MessageId, NewConsultation, ParticipantId, ParticipantRole, ParticipantState, QueueId,
+    QueueSummary, RoomState, Visitor, check_chat_body,
 };
 use app::domain::Principal;
 use app::error::AppError;
+use app::i18n::Lang;
 use app::ssr::{ClientInfo, Consultations, CookieUpdate, CurrentVisitor};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -334,9 +335,9 @@ impl ConsultationService {
 
 #[async_trait]
 impl Consultations for ConsultationService {
-    async fn my_queues(&self, who: &Principal) -> Result<Vec<QueueSummary>, AppError> {
+    async fn booking_options(&self, who: &Principal) -> Result<BookingOptions, AppError> {
         let keys: Vec<String> = who.queues.iter().map(|q| q.0.clone()).collect();
-        Ok(self
+        let queues = self
             .db
             .queues_by_keys(&keys)
             .await
@@ -354,7 +355,11 @@ impl Consultations for ConsultationService {
                 id: QueueId(record_key(&q.id)),
                 name: q.name,
             })
-            .collect())
+            .collect();
+        Ok(BookingOptions {
+            queues,
+            timezone: self.timezone.clone(),
+        })
     }
 
     async fn create(
@@ -650,6 +655,7 @@ impl Consultations for ConsultationService {
     async fn join(
         &self,
         secret: &str,
+        language: Option<Lang>,
         client: &ClientInfo,
     ) -> Result<(ConsultationId, CookieUpdate), AppError> {
         let gone = || {
@@ -688,12 +694,20 @@ impl Consultations for ConsultationService {
             .await
             .map_err(internal)?;
         self.enter_waiting_room(&loaded, &participant).await?;
+        // The language chosen on the invite page follows the person.
+        let language = language.unwrap_or_else(|| views::language(&participant.language));
+        if language.code() != participant.language {
+            self.db
+                .set_participant_language(&participant.key(), language.code())
+                .await
+                .map_err(internal)?;
+        }
         let visitor = Visitor {
             participant: ParticipantId(participant.key()),
             consultation: id.clone(),
             role: views::role(&participant),
             name: participant.name.clone(),
-            language: views::language(&participant.language),
+            language,
         };
         self.audit(
             Caller::Visitor(&visitor),
@@ -800,6 +814,13 @@ impl Consultations for ConsultationService {
             participants: loaded.participants.iter().map(views::participant).collect(),
             can_chat: authorize(Some(caller), Action::Chat, &resource).is_ok(),
             can_host: authorize(Some(caller), Action::RunConsultation, &resource).is_ok(),
+            // Staff pages are in the staff language; the patient's in theirs.
+            language: match caller {
+                Caller::Visitor(_) => {
+                    me.map_or(Lang::default(), |row| views::language(&row.language))
+                }
+                Caller::Staff(_) => Lang::default(),
+            },
         })
     }
 

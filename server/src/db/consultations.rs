@@ -334,6 +334,20 @@ impl Db {
         Ok(())
     }
 
+    pub async fn set_participant_language(
+        &self,
+        participant_key: &str,
+        language: &str,
+    ) -> Result<(), DbError> {
+        self.inner
+            .query("UPDATE type::record('participant', $key) SET language = $language, updated_at = time::now()")
+            .bind(("key", participant_key.to_string()))
+            .bind(("language", language.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
     /// A new link for a participant: the old hash is gone, and so are the
     /// sessions opened with it.
     pub async fn replace_token(

@@ -1,0 +1,114 @@
+//! `/j/<token>`: what a patient (or guest, translator) sees when they open
+//! the link they were sent. Rendered in full on the server, so it works
+//! before the WASM arrives: the join button is a real form. A dead link
+//! shows a plain page in the person's language with 404 or 410, and nothing
+//! about the consultation.
+
+use crate::api::consultations::{Join, open_invite};
+use crate::components::patient_frame::{PatientFrame, lang_from_query, set_status};
+use crate::consultation::{DeadLink, InviteOutcome, InvitePreview};
+use crate::error::AppError;
+use crate::i18n::{Key, provide_lang, t, t_with};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let outcome = Resource::new(token, open_invite);
+    let chosen = lang_from_query();
+
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match outcome.await {
+                    Ok(InviteOutcome::Open(preview)) => {
+                        provide_lang(chosen.unwrap_or(preview.language));
+                        view! { <Invitation preview token=token()/> }.into_any()
+                    }
+                    Ok(InviteOutcome::Dead { reason, language }) => {
+                        set_status(reason.status());
+                        provide_lang(chosen.or(language).unwrap_or_default());
+                        view! { <DeadLinkPage reason/> }.into_any()
+                    }
+                    Err(error) => {
+                        set_status(error.status());
+                        view! { <ErrorPage error/> }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+    .into_any()
+}
+
+#[component]
+fn Invitation(preview: InvitePreview, token: String) -> impl IntoView {
+    let join = ServerAction::<Join>::new();
+    let lang = crate::i18n::use_lang();
+    let clinician = preview.clinician.clone();
+    let when = preview.when.clone();
+    view! {
+        <Title text=t(Key::PageTitle)/>
+        <PatientFrame clinic=preview.clinic.clone()>
+            <h1>{t(Key::InviteTitle)}</h1>
+            <div class="card big">
+                <p class="with-whom">
+                    {t_with(Key::InviteWith, move || vec![("clinician", clinician.clone())])}
+                </p>
+                <p class="when">
+                    {match when {
+                        Some(when) => {
+                            t_with(Key::InviteWhen, move || vec![("when", when.clone())]).into_any()
+                        }
+                        None => t(Key::InviteNow).into_any(),
+                    }}
+                </p>
+                <p class="hint">{t(Key::InvitePrepare)}</p>
+                <ActionForm action=join attr:class="join-form">
+                    <input type="hidden" name="token" value=token/>
+                    <input type="hidden" name="lang" value=move || lang.get().code()/>
+                    <button type="submit" class="primary huge" id="join" disabled=move || join.pending().get()>
+                        {t(Key::InviteJoin)}
+                    </button>
+                </ActionForm>
+                {move || {
+                    join.value()
+                        .get()
+                        .and_then(Result::err)
+                        .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
+                }}
+            </div>
+        </PatientFrame>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn DeadLinkPage(reason: DeadLink) -> impl IntoView {
+    let (title, body) = match reason {
+        DeadLink::Unknown => (Key::DeadUnknownTitle, Key::DeadUnknownBody),
+        DeadLink::Expired => (Key::DeadExpiredTitle, Key::DeadExpiredBody),
+        DeadLink::Ended => (Key::DeadEndedTitle, Key::DeadEndedBody),
+    };
+    view! {
+        <Title text=t(title)/>
+        <PatientFrame clinic="Visita">
+            <h1 data-testid="dead-link">{t(title)}</h1>
+            <p class="lead big">{t(body)}</p>
+        </PatientFrame>
+    }
+    .into_any()
+}
+
+#[component]
+fn ErrorPage(error: AppError) -> impl IntoView {
+    view! {
+        <PatientFrame clinic="Visita">
+            <p class="notice error" role="alert">{error.to_string()}</p>
+        </PatientFrame>
+    }
+    .into_any()
+}
