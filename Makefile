@@ -90,6 +90,7 @@ test-browser:
 
 bench: build
 	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/foundation.mjs
+	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/consultation.mjs
 
 lint:
 	cargo fmt --all --check

@@ -16,7 +16,7 @@ BINARYEN_VERSION=132          # npm binaryen: Debian's wasm-opt 108 breaks hydra
 PLAYWRIGHT_LOCK="$ROOT/end2end/package-lock.json"
 # What building needs; browser tests add Chromium.
 BUILD_PACKAGES=(pkg-config libssl-dev clang brotli make)
-TEST_PACKAGES=(chromium)
+TEST_PACKAGES=(chromium poppler-utils)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -44,6 +44,8 @@ pub enum Action {
     Chat,
     /// Enter the waiting room or leave it (one's own place).
     Wait,
+    /// See and accept requests for a translator of a language.
+    Translate,
 }
 
 /// What the action is done to.
@@ -57,6 +59,8 @@ pub enum Resource {
     Queue(QueueId),
     /// One consultation.
     Consultation(ConsultationFacts),
+    /// Translation into one language (a code like `fr`).
+    Language(String),
 }
 
 /// Why a request was refused; worded for the person who made it.
@@ -114,6 +118,9 @@ fn staff_may(who: &Principal, action: Action, resource: &Resource) -> bool {
         (Action::ViewQueue | Action::CreateConsultation, Resource::Queue(queue)) => {
             works_queues(who) && in_queue(who, queue)
         }
+        (Action::Translate, Resource::Language(code)) => {
+            who.has_role(Role::Translator) && who.languages.iter().any(|l| l == code)
+        }
         (action, Resource::Consultation(c)) => {
             let of_my_queue = in_queue(who, &c.queue);
             // Translators and colleagues asked into this one consultation.
@@ -170,6 +177,7 @@ mod tests {
             name: id.into(),
             roles: roles.to_vec(),
             queues: vec![QueueId(DEFAULT_QUEUE.into())],
+            languages: vec!["ar".into()],
         }
     }
 

@@ -430,6 +430,37 @@ pub struct ChatMessage {
     pub author_role: ParticipantRole,
     pub body: String,
     pub at_ms: i64,
+    pub attachment: Option<Attachment>,
+}
+
+/// A file sent in the chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The key after `attachment:`; the file is at [`Attachment::url`].
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+impl Attachment {
+    pub fn url(&self) -> String {
+        format!("/files/{}", self.id)
+    }
+
+    /// Images are shown in the chat; anything else is a download.
+    pub fn is_image(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
+
+    /// `1.2 MB`, `340 KB`.
+    pub fn size_label(&self) -> String {
+        if self.size >= 1_000_000 {
+            format!("{:.1} MB", self.size as f64 / 1_000_000.0)
+        } else {
+            format!("{} KB", self.size.div_ceil(1000))
+        }
+    }
 }
 
 /// Longest chat message accepted (characters).
@@ -472,6 +503,21 @@ pub struct RoomState {
     /// The language of this page's person.
     pub language: Lang,
 }
+
+/// A clinician's call for a translator, as translators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranslationRequest {
+    pub id: String,
+    pub consultation: ConsultationId,
+    /// The language code asked for.
+    pub language: String,
+    pub requested_by: String,
+    pub queue_name: String,
+    pub at_ms: i64,
+}
+
+/// Longest notes accepted (characters).
+pub const MAX_NOTES_CHARS: usize = 50_000;
 
 /// The subset of a consultation the access policy looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -89,6 +89,9 @@ pub struct Principal {
     /// The queues (departments) this person works in.
     #[serde(default)]
     pub queues: Vec<crate::consultation::QueueId>,
+    /// For translators: the languages they translate (`fr`, `ar`).
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 impl Principal {
@@ -107,6 +110,10 @@ pub struct UserSummary {
     pub disabled: bool,
     /// RFC 3339; shown as is.
     pub created_at: String,
+    #[serde(default)]
+    pub queues: Vec<crate::consultation::QueueId>,
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 /// What a new account needs. Checked by [`NewUser::validate`] on both sides.
@@ -116,6 +123,9 @@ pub struct NewUser {
     pub name: String,
     pub roles: Vec<Role>,
     pub password: String,
+    /// For translators: the languages they translate.
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 /// A field-level problem, phrased for the person who typed the value.
@@ -157,9 +167,38 @@ impl NewUser {
         }
         self.roles.sort();
         self.roles.dedup();
+        self.languages = parse_languages(&self.languages.join(","))?;
         check_password_strength(&self.password).map_err(|m| FieldError::new("password", m))?;
         Ok(self)
     }
+}
+
+/// `fr, AR ,pt-br` → `["fr", "ar", "pt-br"]`: language codes, checked.
+pub fn parse_languages(list: &str) -> Result<Vec<String>, FieldError> {
+    let mut codes: Vec<String> = Vec::new();
+    for code in list.split(',').map(|c| c.trim().to_ascii_lowercase()) {
+        if code.is_empty() {
+            continue;
+        }
+        let (main, region) = code.split_once('-').unwrap_or((&code, ""));
+        let valid = (2..=3).contains(&main.len())
+            && main.chars().all(|c| c.is_ascii_lowercase())
+            && region.len() <= 4
+            && region.chars().all(|c| c.is_ascii_alphanumeric());
+        if !valid {
+            return Err(FieldError::new(
+                "languages",
+                format!("{code:?} is not a language code like fr, ar or pt-br."),
+            ));
+        }
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    if codes.len() > 20 {
+        return Err(FieldError::new("languages", "List at most 20 languages."));
+    }
+    Ok(codes)
 }
 
 /// Minimum length only, as NIST 800-63B advises; no composition rules.
@@ -243,12 +282,16 @@ mod tests {
             name: " Greg House ".into(),
             roles: vec![Role::Doctor, Role::Doctor],
             password: "a long enough password".into(),
+            languages: vec![" FR".into(), "ar".into(), "fr".into()],
         }
         .validate()
         .unwrap();
         assert_eq!(user.email, "dr.house@hospital.org");
         assert_eq!(user.name, "Greg House");
         assert_eq!(user.roles, vec![Role::Doctor]);
+        assert_eq!(user.languages, vec!["fr", "ar"]);
+        assert!(parse_languages("french").is_err());
+        assert!(parse_languages("fr;drop").is_err());
 
         let short = NewUser {
             password: "short".into(),

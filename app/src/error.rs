@@ -24,6 +24,10 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("This file is too large: the limit is {max_mb} MB.")]
+    TooLarge { max_mb: u64 },
+    #[error("This kind of file cannot be sent. Send a photo (JPEG, PNG, GIF, WebP) or a PDF.")]
+    UnsupportedFile,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
     /// The request never got a proper answer (network down, server
@@ -42,6 +46,8 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::Invalid(_) => 422,
             AppError::RateLimited { .. } => 429,
+            AppError::TooLarge { .. } => 413,
+            AppError::UnsupportedFile => 415,
             AppError::Internal => 500,
             AppError::Unreachable => 503,
         }

@@ -4,7 +4,9 @@
 //! back from the database. After a reconnect the browser simply asks again
 //! and gets a fresh snapshot, so nothing missed while away is lost.
 
-use crate::consultation::{ChatMessage, ConsultationId, ConsultationSummary, MessageId, RoomState};
+use crate::consultation::{
+    ChatMessage, ConsultationId, ConsultationSummary, MessageId, RoomState, TranslationRequest,
+};
 use serde::{Deserialize, Serialize};
 
 /// The path of the socket.
@@ -25,6 +27,8 @@ pub enum ClientMsg {
         id: ConsultationId,
         after: Option<MessageId>,
     },
+    /// Translators: open requests in my languages.
+    WatchTranslations,
     /// Keeps idle proxies from closing the socket.
     Ping,
 }
@@ -44,6 +48,11 @@ pub enum ServerMsg {
     /// The state of the watched consultation, whole.
     Room {
         room: RoomState,
+    },
+    /// Open translation requests (answer to `WatchTranslations`, and after
+    /// every change).
+    Translations {
+        requests: Vec<TranslationRequest>,
     },
     /// Chat lines, oldest first (a catch-up batch or one new line).
     Chat {

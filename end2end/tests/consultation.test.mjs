@@ -4,11 +4,27 @@
 // ended page. A restart in the middle loses nothing.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createStaff, hydrated, launchBrowser, signIn, startVisita } from './support.mjs';
 
 const DOCTOR = { email: 'dr.house@clinic.test', name: 'Gregory House', role: 'doctor', password: 'doctor password 12345' };
+const TRANSLATOR = {
+  email: 'amal@translators.test',
+  name: 'Amal Haddad',
+  role: 'translator',
+  password: 'translator password 123',
+  languages: 'ar, fr',
+};
 const PATIENT = 'Zoë Ñúñez-Петрова';
+// A 1×1 PNG: what the patient photographs.
+const PHOTO = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
 
 let visita;
 let browser;
@@ -17,6 +33,7 @@ before(async () => {
   visita = await startVisita({ env: { VISITA_CLINIC_NAME: 'Clinique des Lilas', VISITA_TIMEZONE: 'Europe/Paris' } });
   browser = await launchBrowser();
   await createStaff(visita.url, DOCTOR);
+  await createStaff(visita.url, TRANSLATOR);
 });
 
 after(async () => {
@@ -39,8 +56,10 @@ async function bookAsDoctor(page, name, language = 'fr') {
 test('book, wait, admit live, chat both ways, close', async () => {
   const doctorContext = await browser.newContext();
   const patientContext = await browser.newContext({ locale: 'fr-FR' });
+  const translatorContext = await browser.newContext();
   const doctor = await doctorContext.newPage();
   const patient = await patientContext.newPage();
+  const translator = await translatorContext.newPage();
 
   await signIn(doctor, visita.url, DOCTOR);
   await doctor.waitForURL(`${visita.url}/`);
@@ -84,15 +103,62 @@ test('book, wait, admit live, chat both ways, close', async () => {
 
   // Chat both ways.
   await patient.getByLabel('Écrire un message').fill('Bonjour docteur, j’ai mal à la tête');
-  await patient.getByRole('button', { name: 'Envoyer' }).click();
+  await patient.getByRole('button', { name: 'Envoyer', exact: true }).click();
   await doctor.getByText('Bonjour docteur, j’ai mal à la tête').waitFor({ timeout: 10_000 });
   await doctor.getByLabel('Write a message').fill('Depuis quand ?');
-  await doctor.getByRole('button', { name: 'Send' }).click();
+  await doctor.getByRole('button', { name: 'Send', exact: true }).click();
   await patient.getByText('Depuis quand ?').waitFor({ timeout: 10_000 });
   const patientLines = await patient.getByTestId('chat-line').allInnerTexts();
   assert.equal(patientLines.length, 2);
   assert.match(patientLines[0], /^Vous/);
   assert.match(patientLines[1], /Gregory House \(Soignant\)/);
+
+  // The patient sends a photo; the doctor sees it inline and opens the same bytes.
+  await patient.getByLabel('Envoyer une photo ou un document').setInputFiles({
+    name: 'gorge.png',
+    mimeType: 'image/png',
+    buffer: PHOTO,
+  });
+  await patient.getByRole('button', { name: 'Envoyer le fichier' }).click();
+  const image = doctor.getByTestId('chat-image');
+  await image.waitFor({ timeout: 10_000 });
+  const src = await image.getAttribute('src');
+  const download = await doctor.request.get(`${visita.url}${src}`);
+  assert.equal(download.status(), 200);
+  assert.equal(download.headers()['content-type'], 'image/png');
+  assert.deepEqual(Buffer.from(await download.body()), PHOTO);
+  // A file that is not an image or a PDF is refused in plain words.
+  await patient.getByLabel('Envoyer une photo ou un document').setInputFiles({
+    name: 'photo.png',
+    mimeType: 'image/png',
+    buffer: Buffer.from('<script>alert(1)</script>'),
+  });
+  await patient.getByRole('button', { name: 'Envoyer le fichier' }).click();
+  await patient.getByText('This kind of file cannot be sent').waitFor();
+
+  // A translator is asked for; they see the request live, accept, and join.
+  await signIn(translator, visita.url, TRANSLATOR);
+  await translator.waitForURL(`${visita.url}/`);
+  await hydrated(translator);
+  await translator.getByTestId('no-translations').waitFor();
+  await doctor.getByText('Ask for a translator').click();
+  await doctor.getByLabel('Language to translate').fill('ar');
+  await doctor.getByRole('button', { name: 'Ask the translators' }).click();
+  await doctor.getByText('The translators of this language have been asked.').waitFor();
+  const request = translator.locator('[data-testid="translation-request"][data-language="ar"]');
+  await request.waitFor({ timeout: 10_000 });
+  await request.getByRole('button', { name: 'Accept and join' }).click();
+  await translator.waitForURL(/\/room\//);
+  await translator.getByText('Depuis quand ?').waitFor();
+  await hydrated(translator);
+  await translator.getByLabel('Write a message').fill('مرحبا، أنا المترجمة');
+  await translator.getByRole('button', { name: 'Send', exact: true }).click();
+  await patient.getByText('مرحبا، أنا المترجمة').waitFor({ timeout: 10_000 });
+  assert.match(await patient.locator('.people').innerText(), /Amal Haddad — Interprète/);
+
+  // The doctor writes notes; they are saved as they type.
+  await doctor.getByRole('textbox', { name: 'Notes' }).fill('Migraine depuis trois jours. Paracétamol 1 g.');
+  await doctor.getByTestId('notes-status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 10_000 });
 
   // A restart loses nothing: the history comes back from the database.
   const dataDir = visita.dataDir;
@@ -105,10 +171,11 @@ test('book, wait, admit live, chat both ways, close', async () => {
   // Cookies are per host:port-less origin on 127.0.0.1, so sessions survive.
   await patient.goto(`${visita.url}${room}`);
   await patient.getByText('Depuis quand ?').waitFor();
-  assert.equal((await patient.getByTestId('chat-line').allInnerTexts()).length, 2);
+  assert.equal((await patient.getByTestId('chat-line').allInnerTexts()).length, 4, 'two lines, the photo and the translator');
   await doctor.goto(`${visita.url}${room}`);
   await hydrated(doctor);
   await doctor.getByText('Bonjour docteur, j’ai mal à la tête').waitFor();
+  assert.equal(await doctor.getByRole('textbox', { name: 'Notes' }).inputValue(), 'Migraine depuis trois jours. Paracétamol 1 g.');
   await hydrated(patient);
 
   // The doctor closes; the patient is told at once, and the link is dead.
@@ -118,8 +185,64 @@ test('book, wait, admit live, chat both ways, close', async () => {
   assert.equal(dead.status(), 410);
   assert.equal(await patient.getByTestId('dead-link').innerText(), 'Cette consultation est terminée');
 
+  // The report holds the patient, the chat (with the file's name) and the notes.
+  await doctor.getByTestId('room-closed').waitFor();
+  const reportHref = await doctor.getByTestId('report-link').getAttribute('href');
+  const report = await doctor.request.get(`${visita.url}${reportHref}`);
+  assert.equal(report.status(), 200);
+  assert.equal(report.headers()['content-type'], 'application/pdf');
+  const dir = await mkdtemp(join(tmpdir(), 'visita-report-'));
+  await writeFile(join(dir, 'report.pdf'), await report.body());
+  execFileSync('pdftotext', ['-enc', 'UTF-8', join(dir, 'report.pdf'), join(dir, 'report.txt')]);
+  const text = (await readFile(join(dir, 'report.txt'), 'utf8')).replace(/\s+/g, ' ');
+  assert.match(text, /Zoë Ñúñez-Петрова/);
+  assert.match(text, /Bonjour docteur, j’ai mal à la tête/);
+  assert.match(text, /Migraine depuis trois jours\. Paracétamol 1 g\./);
+  assert.match(text, /gorge\.png/);
+  assert.match(text, /Amal Haddad \(translator\)/);
+  // The patient may not download it.
+  const refused = await patient.request.get(`${visita.url}${reportHref}`);
+  assert.equal(refused.status(), 401);
+
   await doctorContext.close();
   await patientContext.close();
+  await translatorContext.close();
+});
+
+test('a patient session sees its own consultation only', async () => {
+  const doctorContext = await browser.newContext();
+  const doctor = await doctorContext.newPage();
+  await signIn(doctor, visita.url, DOCTOR);
+  await doctor.waitForURL(`${visita.url}/`);
+  const linkA = await bookAsDoctor(doctor, 'Patient A', 'en');
+  const linkB = await bookAsDoctor(doctor, 'Patient B', 'en');
+
+  const a = await (await browser.newContext()).newPage();
+  await a.goto(linkA);
+  await a.getByRole('button', { name: 'Join the waiting room' }).click();
+  await a.waitForURL(/\/room\//);
+  const roomA = new URL(a.url()).pathname.split('/').pop();
+
+  const b = await (await browser.newContext()).newPage();
+  await b.goto(linkB);
+  await b.getByRole('button', { name: 'Join the waiting room' }).click();
+  await b.waitForURL(/\/room\//);
+
+  // B asks for A's room, A's state and A's chat: refused every time.
+  const page = await b.goto(`${visita.url}/room/${roomA}`);
+  assert.equal(page.status(), 403);
+  for (const [path, body] of [
+    ['/api/room/state', { consultation: roomA }],
+    ['/api/chat/messages', { consultation: roomA }],
+    ['/api/chat/send', { consultation: roomA, body: 'hello' }],
+  ]) {
+    const response = await b.request.post(`${visita.url}${path}`, { form: body });
+    assert.equal(response.status(), 403, path);
+  }
+  // And B has no staff powers.
+  const admit = await b.request.post(`${visita.url}/api/consultations/admit`, { form: { participant: 'x' } });
+  assert.equal(admit.status(), 401);
+  await doctorContext.close();
 });
 
 test('forged and unknown links show a plain page and leak nothing', async () => {

@@ -7,7 +7,7 @@ use crate::auth::rate_limit::{FailureLimiter, Policy};
 use crate::auth::{password, token};
 use crate::config::Config;
 use crate::db::{AuditEntry, Db, DbError, UserRow};
-use app::consultation::QueueId;
+use app::consultation::{QueueId, QueueSummary};
 use app::domain::{NewUser, Principal, Role, UserId, UserSummary};
 use app::error::AppError;
 use app::ssr::{Accounts, ClientInfo, CookieUpdate, CurrentSession};
@@ -85,6 +85,7 @@ impl AccountService {
             name: "Administrator".into(),
             roles: vec![Role::Admin],
             password: chosen,
+            languages: Vec::new(),
         }
         .validate()?;
         match self.create_user_unchecked(user, None, None).await {
@@ -129,6 +130,12 @@ impl AccountService {
                 }
                 other => internal(other),
             })?;
+        if !user.languages.is_empty() {
+            self.db
+                .set_user_languages(&row.key(), &user.languages)
+                .await
+                .map_err(internal)?;
+        }
         self.audit(actor, "user.create", Some(row.email.clone()), client, "ok")
             .await;
         Ok(summary(&row))
@@ -346,6 +353,82 @@ impl Accounts for AccountService {
         Ok(rows.iter().map(summary).collect())
     }
 
+    async fn list_queues(&self, actor: &Principal) -> Result<Vec<QueueSummary>, AppError> {
+        let rows = self.db.all_queues().await.map_err(internal)?;
+        self.audit(Some(actor), "queue.list", None, None, "ok")
+            .await;
+        Ok(rows
+            .into_iter()
+            .map(|q| QueueSummary {
+                id: QueueId(crate::db::record_key(&q.id)),
+                name: q.name,
+            })
+            .collect())
+    }
+
+    async fn create_queue(
+        &self,
+        actor: &Principal,
+        name: &str,
+        client: &ClientInfo,
+    ) -> Result<QueueSummary, AppError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(AppError::invalid(
+                "name",
+                "Enter a queue name of 1 to 80 characters.",
+            ));
+        }
+        let row = self.db.create_queue(name).await.map_err(|e| match e {
+            DbError::Duplicate(_) => {
+                AppError::Conflict(format!("A queue named {name} already exists."))
+            }
+            other => internal(other),
+        })?;
+        let id = QueueId(crate::db::record_key(&row.id));
+        self.audit(
+            Some(actor),
+            "queue.create",
+            Some(format!("queue:{id}")),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok(QueueSummary { id, name: row.name })
+    }
+
+    async fn set_queue_members(
+        &self,
+        actor: &Principal,
+        queue: &QueueId,
+        members: &[UserId],
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        if self
+            .db
+            .queues_by_keys(std::slice::from_ref(&queue.0))
+            .await
+            .map_err(internal)?
+            .is_empty()
+        {
+            return Err(AppError::NotFound("This queue does not exist.".into()));
+        }
+        let keys: Vec<String> = members.iter().map(|m| m.0.clone()).collect();
+        self.db
+            .set_queue_members(&queue.0, &keys)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            Some(actor),
+            "queue.members",
+            Some(format!("queue:{queue} ({} people)", keys.len())),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
     async fn create_user(
         &self,
         actor: &Principal,
@@ -464,6 +547,7 @@ fn principal(user: &UserRow) -> Principal {
             .iter()
             .map(|q| QueueId(crate::db::record_key(q)))
             .collect(),
+        languages: user.languages.clone(),
     }
 }
 
@@ -479,6 +563,12 @@ fn summary(user: &UserRow) -> UserSummary {
         roles: roles(user),
         disabled: user.disabled,
         created_at: user.created_at.to_rfc3339(),
+        queues: user
+            .queues
+            .iter()
+            .map(|q| QueueId(crate::db::record_key(q)))
+            .collect(),
+        languages: user.languages.clone(),
     }
 }
 

@@ -72,6 +72,8 @@ pub struct Config {
     pub invite_valid_now: Duration,
     /// How long after its scheduled time a link still works.
     pub invite_valid_after: Duration,
+    /// Largest chat attachment accepted, in bytes.
+    pub attachment_max_bytes: u64,
 }
 
 impl Config {
@@ -121,6 +123,7 @@ const KEYS: &[&str] = &[
     "timezone",
     "invite_valid_hours_now",
     "invite_valid_hours_after",
+    "attachment_max_mb",
 ];
 
 fn env_name(key: &str) -> String {
@@ -364,6 +367,21 @@ impl Config {
         };
         let invite_valid_now = hours("invite_valid_hours_now", 24)?;
         let invite_valid_after = hours("invite_valid_hours_after", 2)?;
+        let attachment_max_bytes = match src.get("attachment_max_mb") {
+            None => 10_000_000,
+            Some(raw) => match raw.value.trim().parse::<u64>() {
+                Ok(mb) if (1..=100).contains(&mb) => mb * 1_000_000,
+                _ => {
+                    return Err(src.error(
+                        "attachment_max_mb",
+                        format!(
+                            "{:?} is not a number of megabytes between 1 and 100",
+                            raw.value
+                        ),
+                    ));
+                }
+            },
+        };
 
         let db_user = text("db_user");
         let db_password = src.get("db_password").map(|r| Secret::new(r.value.clone()));
@@ -402,6 +420,7 @@ impl Config {
             timezone,
             invite_valid_now,
             invite_valid_after,
+            attachment_max_bytes,
         })
     }
 }

@@ -13,6 +13,8 @@
 //! - [`consultations`] — booking, links, waiting room, chat (implements `app::ssr::Consultations`).
 //! - [`timezones`] — appointment times between the clinician's and the patient's zones.
 //! - [`realtime`] — live updates from the database to `/ws` sockets.
+//! - [`report`] — the PDF report of a consultation.
+//! - [`files`] — chat attachments on disk, checked by content.
 //! - [`http`] — the axum router: pages, server functions, health, middleware.
 //! - [`serve`] — start-up and graceful shutdown.
 //! - [`state`] — what handlers share.
@@ -24,9 +26,11 @@ pub mod commands;
 pub mod config;
 pub mod consultations;
 pub mod db;
+pub mod files;
 pub mod http;
 pub mod logging;
 pub mod realtime;
+pub mod report;
 pub mod serve;
 pub mod state;
 pub mod timezones;

@@ -59,6 +59,15 @@ pub fn long_in_zone(instant: DateTime<Utc>, zone_name: &str, lang: Lang) -> Stri
     format!("{text} ({zone_name})")
 }
 
+/// `14:05` in `zone_name`.
+pub fn clock_in_zone(instant: DateTime<Utc>, zone_name: &str) -> String {
+    let tz = zone(zone_name).unwrap_or(TimeZone::UTC);
+    match to_zoned(instant, tz) {
+        Some(z) => format!("{:02}:{:02}", z.hour(), z.minute()),
+        None => instant.format("%H:%M").to_string(),
+    }
+}
+
 /// Midnight to midnight of the day `now` falls in, in `zone_name`.
 pub fn day_bounds(now: DateTime<Utc>, zone_name: &str) -> (DateTime<Utc>, DateTime<Utc>) {
     let tz = zone(zone_name).unwrap_or(TimeZone::UTC);

@@ -36,6 +36,7 @@ async fn staff(db: &Db, email: &str, roles: &[Role], queues: &[&str]) -> Princip
                 name: format!("Dr {email}"),
                 roles: roles.to_vec(),
                 password: "a long enough password".into(),
+                languages: Vec::new(),
             },
             None,
             None,
@@ -48,6 +49,7 @@ async fn staff(db: &Db, email: &str, roles: &[Role], queues: &[&str]) -> Princip
         name: format!("Dr {email}"),
         roles: roles.to_vec(),
         queues: queues.iter().map(|q| QueueId((*q).into())).collect(),
+        languages: Vec::new(),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::consultation::{
     BookingOptions, ConsultationId, ConsultationSummary, CreatedConsultation, InviteOutcome,
-    IssuedLink, NewConsultation, RoomState,
+    IssuedLink, NewConsultation, RoomState, TranslationRequest,
 };
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -230,6 +230,142 @@ pub async fn load_room(consultation: String) -> Result<RoomState, AppError> {
                 .consultations
                 .room(caller, &id, &ctx.client)
                 .await
+        }
+        .await,
+    )
+}
+
+/// The clinician's notes of a consultation.
+#[server(endpoint = "consultations/notes")]
+pub async fn load_notes(consultation: String) -> Result<String, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .notes(who, &ConsultationId(consultation), &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Saves the notes (called as the clinician types).
+#[server(endpoint = "consultations/save-notes")]
+pub async fn save_notes(consultation: String, notes: String) -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .save_notes(who, &ConsultationId(consultation), &notes, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// A link for a guest (family, a colleague outside Visita).
+#[server(endpoint = "consultations/invite-guest")]
+pub async fn invite_guest(
+    consultation: String,
+    name: String,
+    language: String,
+) -> Result<IssuedLink, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            let language = crate::i18n::Lang::from_code(&language).ok_or_else(|| {
+                AppError::invalid("language", "Choose one of the offered languages.")
+            })?;
+            ctx.services
+                .consultations
+                .invite_guest(
+                    who,
+                    &ConsultationId(consultation),
+                    &name,
+                    language,
+                    &ctx.client,
+                )
+                .await
+        }
+        .await,
+    )
+}
+
+/// Takes someone out of the consultation; their link dies at once.
+#[server(endpoint = "consultations/remove")]
+pub async fn remove_participant(participant: String) -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .remove_participant(
+                    who,
+                    &crate::consultation::ParticipantId(participant),
+                    &ctx.client,
+                )
+                .await
+        }
+        .await,
+    )
+}
+
+/// Asks the translators of a language to join.
+#[server(endpoint = "consultations/request-translator")]
+pub async fn request_translator(consultation: String, language: String) -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .request_translator(who, &ConsultationId(consultation), &language, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Open translation requests in the signed-in translator's languages.
+#[server(endpoint = "translations/open")]
+pub async fn open_translations() -> Result<Vec<TranslationRequest>, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services.consultations.translation_requests(who).await
+        }
+        .await,
+    )
+}
+
+/// Takes a translation request and goes to the consultation.
+#[server(endpoint = "translations/accept")]
+pub async fn accept_translation(request: String) -> Result<ConsultationId, AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            let id = ctx
+                .services
+                .consultations
+                .accept_translation(who, &request, &ctx.client)
+                .await?;
+            leptos_axum::redirect(&format!("/room/{id}"));
+            Ok(id)
         }
         .await,
     )

@@ -6,4 +6,5 @@
 pub mod auth;
 pub mod chat;
 pub mod consultations;
+pub mod queues;
 pub mod users;

@@ -3,7 +3,7 @@
 //! WASM runs it sends in place and the new line arrives over `/ws`.
 
 use crate::api::chat::SendMessage;
-use crate::consultation::{ChatMessage, ConsultationId, ParticipantId};
+use crate::consultation::{Attachment, ChatMessage, ConsultationId, ParticipantId};
 use crate::i18n::{Key, role_name, t, use_lang};
 use leptos::prelude::*;
 
@@ -42,6 +42,7 @@ pub fn ChatPanel(
         }
     });
     let me = StoredValue::new(me);
+    let consultation_key = consultation.0.clone();
 
     view! {
         <section class="chat card" aria-labelledby="chat-heading">
@@ -64,7 +65,8 @@ pub fn ChatPanel(
                                 <span class="chat-time">
                                     {move || mounted.get().then(|| clock_time(at_ms))}
                                 </span>
-                                <p class="chat-body">{m.body.clone()}</p>
+                                {(!m.body.is_empty()).then(|| view! { <p class="chat-body">{m.body.clone()}</p> })}
+                                {m.attachment.clone().map(|a| view! { <AttachmentView a/> })}
                             </li>
                         }
                     }
@@ -74,7 +76,7 @@ pub fn ChatPanel(
                 <p class="empty">{t(Key::ChatEmpty)}</p>
             </Show>
             <ActionForm action=send attr:class="chat-form">
-                <input type="hidden" name="consultation" value=consultation.0.clone()/>
+                <input type="hidden" name="consultation" value=consultation_key/>
                 <label for="chat-input">{t(Key::ChatLabel)}</label>
                 <div class="with-button">
                     <input
@@ -98,6 +100,7 @@ pub fn ChatPanel(
                     .and_then(Result::err)
                     .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
             }}
+            <FileForm consultation=consultation.clone() chat/>
         </section>
     }
     .into_any()
@@ -114,5 +117,115 @@ fn clock_time(at_ms: i64) -> String {
     {
         let _ = at_ms;
         String::new()
+    }
+}
+
+#[component]
+fn AttachmentView(a: Attachment) -> impl IntoView {
+    let url = a.url();
+    let link = url.clone();
+    let label = format!("{} ({})", a.name, a.size_label());
+    if a.is_image() {
+        view! {
+            <a href=link target="_blank" rel="noopener" class="chat-image">
+                <img src=url alt=a.name.clone() loading="lazy" data-testid="chat-image"/>
+            </a>
+            <span class="hint">{label}</span>
+        }
+        .into_any()
+    } else {
+        view! {
+            <a href=url download=a.name.clone() data-testid="chat-file">
+                {t(Key::ChatFileDownload)} " " {label}
+            </a>
+        }
+        .into_any()
+    }
+}
+
+/// Sends a file. A plain multipart form (the server redirects back to the
+/// room); once hydrated it uploads in place so the page, and a call in it,
+/// stays put.
+#[component]
+fn FileForm(consultation: ConsultationId, chat: RwSignal<Vec<ChatMessage>>) -> impl IntoView {
+    let action = format!("/consultations/{consultation}/files");
+    let sending = RwSignal::new(false);
+    let problem = RwSignal::new(None::<String>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            ev.prevent_default();
+            let Some(form) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+            else {
+                return;
+            };
+            sending.set(true);
+            problem.set(None);
+            leptos::task::spawn_local(async move {
+                match upload::send(&form).await {
+                    Ok(message) => {
+                        merge(chat, vec![message]);
+                        form.reset();
+                    }
+                    Err(message) => problem.set(Some(message)),
+                }
+                sending.set(false);
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, chat);
+    };
+    view! {
+        <form method="post" enctype="multipart/form-data" action=action class="file-form" on:submit=on_submit>
+            <label for="chat-file">{t(Key::ChatFileLabel)}</label>
+            <div class="with-button">
+                <input id="chat-file" name="file" type="file" accept="image/png,image/jpeg,image/gif,image/webp,application/pdf" required/>
+                <button type="submit" class="secondary" disabled=move || sending.get()>
+                    {move || if sending.get() { t(Key::ChatFileSending)() } else { t(Key::ChatFileSend)() }}
+                </button>
+            </div>
+            {move || problem.get().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
+        </form>
+    }
+    .into_any()
+}
+
+#[cfg(feature = "hydrate")]
+mod upload {
+    use crate::consultation::ChatMessage;
+    use crate::error::AppError;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+
+    /// Posts the form as multipart and reads back the new chat line, or the
+    /// error's plain words.
+    pub async fn send(form: &web_sys::HtmlFormElement) -> Result<ChatMessage, String> {
+        let unreachable = || AppError::Unreachable.to_string();
+        let data = web_sys::FormData::new_with_form(form).map_err(|_| unreachable())?;
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&data);
+        let request = web_sys::Request::new_with_str_and_init(&form.action(), &init)
+            .map_err(|_| unreachable())?;
+        let _ = request.headers().set("accept", "application/json");
+        let response = JsFuture::from(leptos::prelude::window().fetch_with_request(&request))
+            .await
+            .map_err(|_| unreachable())?;
+        let response: web_sys::Response = response.unchecked_into();
+        let text = JsFuture::from(response.text().map_err(|_| unreachable())?)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default();
+        if response.ok() {
+            serde_json::from_str(&text).map_err(|_| unreachable())
+        } else {
+            Err(serde_json::from_str::<AppError>(&text)
+                .map(|e| e.to_string())
+                .unwrap_or_else(|_| unreachable()))
+        }
     }
 }

@@ -39,6 +39,7 @@ where
                                         <A href="/">"Dashboard"</A>
                                         <Show when=move || is_admin>
                                             <A href="/admin/users">"Users"</A>
+                                            <A href="/admin/queues">"Queues"</A>
                                         </Show>
                                         <A href="/account/password">"My password"</A>
                                     </nav>

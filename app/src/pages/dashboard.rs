@@ -4,11 +4,13 @@
 //! button lets them in.
 
 use crate::api::consultations::{
-    Admit, CreateConsultation, ReissueLink, SetAutoAdmit, load_booking_options, today,
+    AcceptTranslation, Admit, CreateConsultation, ReissueLink, SetAutoAdmit, load_booking_options,
+    open_translations, today,
 };
 use crate::components::outcome::ActionOutcome;
 use crate::components::staff_shell::StaffShell;
 use crate::consultation::{BookingOptions, ConsultationStatus, ConsultationSummary};
+use crate::domain::Role;
 use crate::i18n::Lang;
 use crate::live::{use_clock, use_live};
 use crate::realtime::{ClientMsg, ServerMsg};
@@ -20,10 +22,21 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <Title text="Dashboard — Visita"/>
         <StaffShell children=|principal| {
+            let books = [Role::Doctor, Role::Nurse, Role::Scheduler]
+                .into_iter()
+                .any(|r| principal.has_role(r));
+            let translates = principal.has_role(Role::Translator);
             view! {
                 <h1>"Today"</h1>
                 <p class="lead">"Welcome, " {principal.name.clone()} "."</p>
-                <Board/>
+                {translates.then(|| view! { <TranslationRequests/> })}
+                {books.then(|| view! { <Board/> })}
+                {(!books && !translates).then(|| view! {
+                    <section class="card">
+                        <h2>"Today's consultations"</h2>
+                        <p class="empty" data-testid="no-consultations">"No consultations today."</p>
+                    </section>
+                })}
             }
         }/>
     }
@@ -352,4 +365,66 @@ fn copy_to_clipboard(text: &str) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = text;
+}
+
+/// For translators: requests in their languages, live; the first to accept
+/// joins the consultation.
+#[component]
+fn TranslationRequests() -> impl IntoView {
+    let first = Resource::new(|| (), |_| open_translations());
+    view! {
+        <section class="card" aria-labelledby="translations-heading">
+            <h2 id="translations-heading">"Translation requests"</h2>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match first.await {
+                        Ok(list) => view! { <LiveTranslationRequests first=list/> }.into_any(),
+                        Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn LiveTranslationRequests(first: Vec<crate::consultation::TranslationRequest>) -> impl IntoView {
+    let list = RwSignal::new(first);
+    let _connected = use_live(
+        || vec![ClientMsg::WatchTranslations],
+        move |message| {
+            if let ServerMsg::Translations { requests } = message {
+                list.set(requests);
+            }
+        },
+    );
+    let accept = ServerAction::<AcceptTranslation>::new();
+    view! {
+        <ActionOutcome value=accept.value() success=""/>
+        <Show
+            when=move || list.with(|l| !l.is_empty())
+            fallback=|| view! { <p class="empty" data-testid="no-translations">"No one needs a translator right now."</p> }
+        >
+            <ul class="day-list" aria-live="polite">
+                <For
+                    each=move || list.get()
+                    key=|r| r.id.clone()
+                    children=move |r| {
+                        let label = format!("{} — {} (asked by {})", r.language, r.queue_name, r.requested_by);
+                        view! {
+                            <li class="day-line" data-testid="translation-request" data-language=r.language.clone()>
+                                <span>{label}</span>
+                                <ActionForm action=accept attr:class="inline">
+                                    <input type="hidden" name="request" value=r.id.clone()/>
+                                    <button type="submit" class="primary">"Accept and join"</button>
+                                </ActionForm>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+        </Show>
+    }
+    .into_any()
 }

@@ -1,6 +1,7 @@
 //! One module per screen.
 
 pub mod account_password;
+pub mod admin_queues;
 pub mod admin_users;
 pub mod dashboard;
 pub mod invite;

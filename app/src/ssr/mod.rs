@@ -7,7 +7,8 @@
 use crate::authz::Caller;
 use crate::consultation::{
     BookingOptions, ChatMessage, ConsultationId, ConsultationSummary, CreatedConsultation,
-    InviteOutcome, IssuedLink, MessageId, NewConsultation, ParticipantId, RoomState, Visitor,
+    InviteOutcome, IssuedLink, MessageId, NewConsultation, ParticipantId, QueueId, QueueSummary,
+    RoomState, TranslationRequest, Visitor,
 };
 use crate::domain::{NewUser, Principal, UserId, UserSummary};
 use crate::error::AppError;
@@ -56,6 +57,21 @@ pub trait Accounts: Send + Sync {
         client: &ClientInfo,
     ) -> Result<CookieUpdate, AppError>;
     async fn list_users(&self, actor: &Principal) -> Result<Vec<UserSummary>, AppError>;
+    async fn list_queues(&self, actor: &Principal) -> Result<Vec<QueueSummary>, AppError>;
+    async fn create_queue(
+        &self,
+        actor: &Principal,
+        name: &str,
+        client: &ClientInfo,
+    ) -> Result<QueueSummary, AppError>;
+    /// Says exactly who works in `queue` (everyone else is taken out).
+    async fn set_queue_members(
+        &self,
+        actor: &Principal,
+        queue: &QueueId,
+        members: &[UserId],
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
     async fn create_user(
         &self,
         actor: &Principal,
@@ -159,6 +175,56 @@ pub trait Consultations: Send + Sync {
         after: Option<&MessageId>,
         client: &ClientInfo,
     ) -> Result<Vec<ChatMessage>, AppError>;
+    /// The clinician's notes.
+    async fn notes(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<String, AppError>;
+    async fn save_notes(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        notes: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+    /// A link for a guest (family, a colleague outside Visita).
+    async fn invite_guest(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        name: &str,
+        language: Lang,
+        client: &ClientInfo,
+    ) -> Result<IssuedLink, AppError>;
+    /// Takes someone out; their link and sessions die at once.
+    async fn remove_participant(
+        &self,
+        who: &Principal,
+        participant: &ParticipantId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+    /// Asks every translator of `language` to join.
+    async fn request_translator(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        language: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+    /// Open requests in the translator's languages.
+    async fn translation_requests(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<TranslationRequest>, AppError>;
+    /// Takes a request (first come); the translator joins the consultation.
+    async fn accept_translation(
+        &self,
+        who: &Principal,
+        request: &str,
+        client: &ClientInfo,
+    ) -> Result<ConsultationId, AppError>;
     /// Ends the consultation for everyone; every link stops working.
     async fn close(
         &self,

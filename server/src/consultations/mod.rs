@@ -9,16 +9,18 @@ use crate::auth::cookie::SessionCookie;
 use crate::auth::token;
 use crate::config::Config;
 use crate::db::{
-    AuditEntry, ConsultationRow, Db, DbError, NewConsultationRow, NewParticipantRow,
-    ParticipantRow, record_key,
+    AttachmentRow, AuditEntry, ConsultationRow, Db, DbError, NewAttachment, NewConsultationRow,
+    NewParticipantRow, ParticipantRow, record_key,
 };
+use crate::files::{FileKind, FileStore, clean_name, sniff};
+use crate::report::{ReportData, ReportLine};
 use crate::timezones::{self, TimeError, long_in_zone};
 use app::authz::{Action, Caller, Resource, authorize};
 use app::consultation::{
     BookingOptions, ChatMessage, ConsultationFacts, ConsultationId, ConsultationStatus,
     ConsultationSummary, CreatedConsultation, DeadLink, InviteOutcome, InvitePreview, IssuedLink,
-    MessageId, NewConsultation, ParticipantId, ParticipantRole, ParticipantState, QueueId,
-    QueueSummary, RoomState, Visitor, check_chat_body,
+    MAX_NOTES_CHARS, MessageId, NewConsultation, ParticipantId, ParticipantRole, ParticipantState,
+    QueueId, QueueSummary, RoomState, TranslationRequest, Visitor, check_chat_body,
 };
 use app::domain::Principal;
 use app::error::AppError;
@@ -39,6 +41,8 @@ pub struct ConsultationService {
     valid_now: Duration,
     valid_after: Duration,
     cookie: SessionCookie,
+    files: FileStore,
+    max_file_bytes: u64,
 }
 
 /// A consultation with its people, read together.
@@ -75,6 +79,8 @@ impl ConsultationService {
             valid_now: config.invite_valid_now,
             valid_after: config.invite_valid_after,
             cookie: SessionCookie::visitor(config.is_https()),
+            files: FileStore::new(&config.data_dir),
+            max_file_bytes: config.attachment_max_bytes,
         }
     }
 
@@ -309,6 +315,209 @@ impl ConsultationService {
             })
             .await
             .map_err(internal)
+    }
+
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_bytes
+    }
+
+    /// Stores a file sent in the chat and posts it as a chat line.
+    pub async fn attach_file(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        file_name: &str,
+        bytes: Vec<u8>,
+        client: &ClientInfo,
+    ) -> Result<ChatMessage, AppError> {
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::Chat, &loaded, client).await?;
+        if bytes.len() as u64 > self.max_file_bytes {
+            return Err(AppError::TooLarge {
+                max_mb: self.max_file_bytes / 1_000_000,
+            });
+        }
+        let kind = sniff(&bytes).ok_or(AppError::UnsupportedFile)?;
+        let size = bytes.len() as i64;
+        let sha256 = self.files.put(bytes).await.map_err(|error| {
+            tracing::error!(%error, "could not store an attachment");
+            AppError::Internal
+        })?;
+        let (author, name, role) = self.author(caller, &loaded).await?;
+        let row = self
+            .db
+            .insert_attachment_message(
+                &consultation.0,
+                &author,
+                &name,
+                role.as_str(),
+                NewAttachment {
+                    file_name: clean_name(file_name, kind),
+                    content_type: kind.content_type().to_string(),
+                    size,
+                    sha256,
+                },
+            )
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "attachment.send",
+            format!("message:{}", row.key()),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(views::message(&row))
+    }
+
+    /// What the PDF report shows, for a clinician who runs the consultation.
+    pub async fn report(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<ReportData, AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        let messages = self
+            .db
+            .messages(&consultation.0, None)
+            .await
+            .map_err(internal)?;
+        let zone = self.timezone.as_str();
+        let mut chat = Vec::with_capacity(messages.len());
+        for message in &messages {
+            let image = match (&message.attachment, message.attachment_type.as_deref()) {
+                (Some(id), Some(kind)) if kind.starts_with("image/") => {
+                    match self
+                        .db
+                        .attachment(&record_key(id))
+                        .await
+                        .map_err(internal)?
+                    {
+                        Some(row) => self.files.get(&row.sha256).await.ok(),
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            chat.push(ReportLine {
+                at: timezones::clock_in_zone(message.at, zone),
+                author: format!("{} ({})", message.author_name, message.author_role),
+                body: message.body.clone(),
+                attachment_name: message.attachment_name.clone(),
+                image,
+            });
+        }
+        let row = &loaded.row;
+        let when = |at: Option<DateTime<Utc>>| at.map(|at| long_in_zone(at, zone, Lang::En));
+        let duration = match (row.started_at, row.closed_at) {
+            (Some(start), Some(end)) => {
+                let minutes = (end - start).num_minutes().max(0);
+                Some(if minutes < 1 {
+                    "less than a minute".to_string()
+                } else {
+                    format!("{minutes} min")
+                })
+            }
+            _ => None,
+        };
+        self.audit(
+            caller,
+            "report.download",
+            format!("consultation:{consultation}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(ReportData {
+            clinic: self.clinic_name.clone(),
+            clinician: views::host_name(&loaded.participants),
+            patient: row.patient_name.clone(),
+            status: row.status.clone(),
+            scheduled: when(row.scheduled_at),
+            started: when(row.started_at),
+            closed: when(row.closed_at),
+            duration,
+            participants: loaded
+                .participants
+                .iter()
+                .filter(|p| {
+                    views::state(p) != ParticipantState::Invited
+                        || views::role(p) == ParticipantRole::Patient
+                })
+                .map(|p| format!("{} ({})", p.name, p.role))
+                .collect(),
+            notes: row.notes.clone(),
+            chat,
+        })
+    }
+
+    /// The consultation a file belongs to (to pick who is asking).
+    pub async fn consultation_of_file(&self, attachment: &str) -> Result<ConsultationId, AppError> {
+        self.db
+            .attachment(attachment)
+            .await
+            .map_err(internal)?
+            .map(|row| ConsultationId(record_key(&row.consultation)))
+            .ok_or_else(|| AppError::NotFound("This file does not exist.".into()))
+    }
+
+    /// A file of the chat, for someone who may read that chat.
+    pub async fn read_file(
+        &self,
+        caller: Caller<'_>,
+        attachment: &str,
+        client: &ClientInfo,
+    ) -> Result<(AttachmentRow, FileKind, Vec<u8>), AppError> {
+        let not_found = || AppError::NotFound("This file does not exist.".into());
+        let row = self
+            .db
+            .attachment(attachment)
+            .await
+            .map_err(internal)?
+            .ok_or_else(not_found)?;
+        let loaded = self
+            .load(&ConsultationId(record_key(&row.consultation)))
+            .await?;
+        self.check(caller, Action::Chat, &loaded, client).await?;
+        let kind = FileKind::from_content_type(&row.content_type).ok_or(AppError::Internal)?;
+        let bytes = self.files.get(&row.sha256).await.map_err(|error| {
+            tracing::error!(%error, "an attachment's bytes are missing");
+            AppError::Internal
+        })?;
+        self.audit(
+            caller,
+            "attachment.read",
+            format!("attachment:{attachment}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok((row, kind, bytes))
+    }
+
+    /// Who a chat line is from: the visitor, or the staff member's place.
+    async fn author(
+        &self,
+        caller: Caller<'_>,
+        loaded: &Loaded,
+    ) -> Result<(String, String, ParticipantRole), AppError> {
+        Ok(match caller {
+            Caller::Visitor(v) => (v.participant.0.clone(), v.name.clone(), v.role),
+            Caller::Staff(p) => {
+                let place = self.staff_place(p, loaded).await?;
+                let role = loaded
+                    .participants
+                    .iter()
+                    .find(|row| row.key() == place)
+                    .map_or(ParticipantRole::Colleague, views::role);
+                (place, p.name.clone(), role)
+            }
+        })
     }
 
     async fn position_in_queue(
@@ -834,18 +1043,7 @@ impl Consultations for ConsultationService {
         let body = check_chat_body(body)?;
         let loaded = self.load(consultation).await?;
         self.check(caller, Action::Chat, &loaded, client).await?;
-        let (author, name, role) = match caller {
-            Caller::Visitor(v) => (v.participant.0.clone(), v.name.clone(), v.role),
-            Caller::Staff(p) => {
-                let place = self.staff_place(p, &loaded).await?;
-                let role = loaded
-                    .participants
-                    .iter()
-                    .find(|row| row.key() == place)
-                    .map_or(ParticipantRole::Colleague, views::role);
-                (place, p.name.clone(), role)
-            }
-        };
+        let (author, name, role) = self.author(caller, &loaded).await?;
         let row = self
             .db
             .insert_message(&consultation.0, &author, &name, role.as_str(), &body)
@@ -885,6 +1083,254 @@ impl Consultations for ConsultationService {
         )
         .await;
         Ok(rows.iter().map(views::message).collect())
+    }
+
+    async fn notes(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        self.audit(
+            caller,
+            "notes.read",
+            format!("consultation:{consultation}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(loaded.row.notes)
+    }
+
+    async fn save_notes(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        notes: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        if notes.chars().count() > MAX_NOTES_CHARS {
+            return Err(AppError::invalid(
+                "notes",
+                "The notes are too long (at most 50 000 characters).",
+            ));
+        }
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        // Notes may be finished after closing, but not once cancelled.
+        if loaded.status() == ConsultationStatus::Cancelled {
+            return Err(AppError::Conflict(
+                "This consultation was cancelled.".into(),
+            ));
+        }
+        self.db
+            .save_notes(&consultation.0, notes)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "notes.write",
+            format!("consultation:{consultation}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn invite_guest(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        name: &str,
+        language: Lang,
+        client: &ClientInfo,
+    ) -> Result<IssuedLink, AppError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 120 {
+            return Err(AppError::invalid(
+                "name",
+                "Enter the guest's name (1 to 120 characters).",
+            ));
+        }
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        if loaded.status().is_over() {
+            return Err(AppError::Conflict("This consultation is over.".into()));
+        }
+        let secret = token::generate_invite();
+        let scheduled = loaded.row.scheduled_at.filter(|at| *at > Utc::now());
+        let key = self
+            .db
+            .add_participant(NewParticipantRow {
+                consultation_key: consultation.0.clone(),
+                role: ParticipantRole::Guest.as_str(),
+                name: name.to_string(),
+                user_key: None,
+                language: language.code().to_string(),
+                token_hash: Some(token::digest(&secret)),
+                token_expires_at: Some(self.link_expiry(scheduled)),
+                state: ParticipantState::Invited.as_str(),
+            })
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "participant.invite_guest",
+            format!("participant:{key}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(IssuedLink {
+            participant: ParticipantId(key),
+            link: self.link(&secret),
+        })
+    }
+
+    async fn remove_participant(
+        &self,
+        who: &Principal,
+        participant: &ParticipantId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load_by_participant(participant).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        let row = loaded.participant(participant).ok_or(AppError::Internal)?;
+        if views::role(row) == ParticipantRole::Host {
+            return Err(AppError::Conflict(
+                "The clinician who runs the consultation cannot be removed; close it instead."
+                    .into(),
+            ));
+        }
+        self.db
+            .remove_participant(&participant.0)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "participant.remove",
+            format!("participant:{participant}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn request_translator(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        language: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let codes = app::domain::parse_languages(language)?;
+        let [code] = codes.as_slice() else {
+            return Err(AppError::invalid(
+                "language",
+                "Enter one language code, like ar or uk.",
+            ));
+        };
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        if loaded.status().is_over() {
+            return Err(AppError::Conflict("This consultation is over.".into()));
+        }
+        self.db
+            .create_translation_request(&consultation.0, code, &who.user_id.0)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "translation.request",
+            format!("consultation:{consultation} {code}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn translation_requests(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<TranslationRequest>, AppError> {
+        let languages: Vec<String> = who
+            .languages
+            .iter()
+            .filter(|l| {
+                authorize(
+                    Some(Caller::Staff(who)),
+                    Action::Translate,
+                    &Resource::Language((*l).clone()),
+                )
+                .is_ok()
+            })
+            .cloned()
+            .collect();
+        if languages.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .db
+            .open_translation_requests(&languages)
+            .await
+            .map_err(internal)?
+            .iter()
+            .map(views::translation)
+            .collect())
+    }
+
+    async fn accept_translation(
+        &self,
+        who: &Principal,
+        request: &str,
+        client: &ClientInfo,
+    ) -> Result<ConsultationId, AppError> {
+        let caller = Caller::Staff(who);
+        let row = self
+            .db
+            .translation_request(request)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound("This request does not exist.".into()))?;
+        authorize(
+            Some(caller),
+            Action::Translate,
+            &Resource::Language(row.language.clone()),
+        )?;
+        let taken = self
+            .db
+            .accept_translation_request(request, &who.user_id.0, &who.name, &row.language)
+            .await
+            .map_err(internal)?;
+        if !taken {
+            return Err(AppError::Conflict(
+                "Another translator accepted this request first.".into(),
+            ));
+        }
+        self.audit(
+            caller,
+            "translation.accept",
+            format!("translation_request:{request}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(ConsultationId(record_key(&row.consultation)))
     }
 
     async fn close(

@@ -1,10 +1,13 @@
 //! Rows as the pages see them, and the facts the access policy needs.
 
-use crate::db::{ConsultationRow, MessageRow, ParticipantRow, QueueRow, record_key};
+use crate::db::{
+    ConsultationRow, MessageRow, ParticipantRow, QueueRow, TranslationRow, record_key,
+};
 use crate::timezones::long_in_zone;
 use app::consultation::{
-    ChatMessage, ConsultationFacts, ConsultationId, ConsultationStatus, ConsultationSummary,
-    MessageId, ParticipantId, ParticipantRole, ParticipantState, ParticipantView, QueueId,
+    Attachment, ChatMessage, ConsultationFacts, ConsultationId, ConsultationStatus,
+    ConsultationSummary, MessageId, ParticipantId, ParticipantRole, ParticipantState,
+    ParticipantView, QueueId, TranslationRequest,
 };
 use app::domain::UserId;
 use app::i18n::Lang;
@@ -107,5 +110,22 @@ pub fn message(row: &MessageRow) -> ChatMessage {
         author_role: ParticipantRole::parse(&row.author_role).unwrap_or(ParticipantRole::Guest),
         body: row.body.clone(),
         at_ms: row.at.timestamp_millis(),
+        attachment: row.attachment.as_ref().map(|id| Attachment {
+            id: record_key(id),
+            name: row.attachment_name.clone().unwrap_or_default(),
+            content_type: row.attachment_type.clone().unwrap_or_default(),
+            size: row.attachment_size.unwrap_or(0).max(0) as u64,
+        }),
+    }
+}
+
+pub fn translation(row: &TranslationRow) -> TranslationRequest {
+    TranslationRequest {
+        id: record_key(&row.id),
+        consultation: ConsultationId(record_key(&row.consultation)),
+        language: row.language.clone(),
+        requested_by: row.requested_by.clone().unwrap_or_default(),
+        queue_name: row.queue_name.clone().unwrap_or_default(),
+        at_ms: row.created_at.timestamp_millis(),
     }
 }

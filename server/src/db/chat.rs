@@ -15,6 +15,29 @@ pub struct MessageRow {
     pub author_role: String,
     pub body: String,
     pub at: DateTime<Utc>,
+    pub attachment: Option<RecordId>,
+    pub attachment_name: Option<String>,
+    pub attachment_type: Option<String>,
+    pub attachment_size: Option<i64>,
+}
+
+/// A stored file's facts.
+#[derive(Debug, Clone, SurrealValue)]
+pub struct AttachmentRow {
+    pub id: RecordId,
+    pub consultation: RecordId,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+/// A file to record with its chat line.
+pub struct NewAttachment {
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
 }
 
 impl MessageRow {
@@ -23,7 +46,8 @@ impl MessageRow {
     }
 }
 
-const MESSAGE_FIELDS: &str = "id, consultation, author, author_name, author_role, body, at";
+pub const MESSAGE_FIELDS: &str = "id, consultation, author, author_name, author_role, body, at, \
+     attachment, attachment_name, attachment_type, attachment_size";
 
 /// A 26-character ULID (Crockford base 32): 48 bits of milliseconds, then
 /// 80 random bits. Sorts by time as a string.
@@ -69,6 +93,66 @@ impl Db {
             .await?
             .take(0)?;
         row.ok_or_else(|| DbError::Query("CREATE message returned nothing".into()))
+    }
+
+    /// Records a file and the chat line that carries it, together.
+    pub async fn insert_attachment_message(
+        &self,
+        consultation_key: &str,
+        author_key: &str,
+        author_name: &str,
+        author_role: &str,
+        file: NewAttachment,
+    ) -> Result<MessageRow, DbError> {
+        let attachment_key = super::users::new_key();
+        let mut response = self
+            .inner
+            .query(format!(
+                "BEGIN;
+                 LET $a = type::record('attachment', $akey);
+                 CREATE $a SET consultation = type::record('consultation', $c), file_name = $name,
+                     content_type = $type, size = $size, sha256 = $sha,
+                     uploaded_by = type::record('participant', $author);
+                 CREATE type::record('message', $key) SET consultation = type::record('consultation', $c),
+                     author = type::record('participant', $author), author_name = $author_name,
+                     author_role = $role, body = '', attachment = $a, attachment_name = $name,
+                     attachment_type = $type, attachment_size = $size
+                     RETURN {MESSAGE_FIELDS};
+                 COMMIT;"
+            ))
+            .bind(("akey", attachment_key))
+            .bind(("key", new_message_key(Utc::now())))
+            .bind(("c", consultation_key.to_string()))
+            .bind(("author", author_key.to_string()))
+            .bind(("author_name", author_name.to_string()))
+            .bind(("role", author_role.to_string()))
+            .bind(("name", file.file_name))
+            .bind(("type", file.content_type))
+            .bind(("size", file.size))
+            .bind(("sha", file.sha256))
+            .await?;
+        let errors = response.take_errors();
+        if let Some(error) = errors.into_values().next() {
+            return Err(error.into());
+        }
+        for index in 0..response.num_statements() {
+            if let Ok(Some(row)) = response.take::<Option<MessageRow>>(index) {
+                return Ok(row);
+            }
+        }
+        Err(DbError::Query("CREATE message returned nothing".into()))
+    }
+
+    pub async fn attachment(&self, key: &str) -> Result<Option<AttachmentRow>, DbError> {
+        Ok(self
+            .inner
+            .query(
+                "SELECT id, consultation, file_name, content_type, size, sha256
+                 FROM ONLY type::record('attachment', $key)",
+            )
+            .bind(("key", key.to_string()))
+            .await?
+            .take(0)?)
     }
 
     pub async fn message(&self, key: &str) -> Result<Option<MessageRow>, DbError> {

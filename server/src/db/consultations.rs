@@ -62,6 +62,16 @@ impl ParticipantRow {
     }
 }
 
+#[derive(Debug, Clone, SurrealValue)]
+pub struct TranslationRow {
+    pub id: RecordId,
+    pub consultation: RecordId,
+    pub language: String,
+    pub requested_by: Option<String>,
+    pub queue_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A consultation to store, with its first two participants.
 pub struct NewConsultationRow {
     pub queue_key: String,
@@ -113,6 +123,61 @@ impl Db {
             .bind(("ids", ids))
             .await?
             .take(0)?)
+    }
+
+    /// A queue whose key is made from its name (`Cardiology` → `cardiology`).
+    pub async fn create_queue(&self, name: &str) -> Result<QueueRow, DbError> {
+        let mut key: String = name
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '-' })
+            .collect();
+        key = key.trim_matches('-').to_string();
+        if key.is_empty() {
+            key = new_key();
+        }
+        let result = self
+            .inner
+            .query("CREATE type::record('queue', $key) SET name = $name RETURN id, name")
+            .bind(("key", key))
+            .bind(("name", name.to_string()))
+            .await?
+            .take::<Option<QueueRow>>(0);
+        match result {
+            Ok(Some(row)) => Ok(row),
+            Ok(None) => Err(DbError::Query("CREATE queue returned nothing".into())),
+            Err(e)
+                if super::is_unique_violation(&e, "queue_name")
+                    || e.message().contains("already exists") =>
+            {
+                Err(DbError::Duplicate("queue name"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn set_queue_members(
+        &self,
+        queue_key: &str,
+        user_keys: &[String],
+    ) -> Result<(), DbError> {
+        let users: Vec<RecordId> = user_keys
+            .iter()
+            .map(|k| RecordId::new("user", k.as_str()))
+            .collect();
+        self.inner
+            .query(
+                "BEGIN;
+                 LET $q = type::record('queue', $queue);
+                 UPDATE user SET queues = array::union(queues, [$q]) WHERE id IN $users;
+                 UPDATE user SET queues = array::complement(queues, [$q]) WHERE id NOTINSIDE $users;
+                 COMMIT;",
+            )
+            .bind(("queue", queue_key.to_string()))
+            .bind(("users", users))
+            .await?
+            .check()?;
+        Ok(())
     }
 
     pub async fn all_queues(&self) -> Result<Vec<QueueRow>, DbError> {
@@ -477,6 +542,131 @@ impl Db {
             .await?
             .check()?;
         Ok(())
+    }
+
+    pub async fn save_notes(&self, consultation_key: &str, notes: &str) -> Result<(), DbError> {
+        self.inner
+            .query("UPDATE type::record('consultation', $key) SET notes = $notes, updated_at = time::now()")
+            .bind(("key", consultation_key.to_string()))
+            .bind(("notes", notes.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Takes a participant out: state, link and sessions, together.
+    pub async fn remove_participant(&self, participant_key: &str) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "BEGIN;
+                 LET $p = type::record('participant', $key);
+                 UPDATE $p SET state = 'removed', token_hash = NONE, token_expires_at = NONE,
+                     waiting_since = NONE, updated_at = time::now();
+                 DELETE participant_session WHERE participant = $p;
+                 COMMIT;",
+            )
+            .bind(("key", participant_key.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    // ---- translation requests ----
+
+    pub async fn create_translation_request(
+        &self,
+        consultation_key: &str,
+        language: &str,
+        requested_by: &str,
+    ) -> Result<(), DbError> {
+        self.inner
+            .query(
+                "CREATE translation_request SET consultation = type::record('consultation', $c),
+                     language = $language, state = 'open', requested_by = type::record('user', $u)",
+            )
+            .bind(("c", consultation_key.to_string()))
+            .bind(("language", language.to_string()))
+            .bind(("u", requested_by.to_string()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Open requests in these languages, oldest first.
+    pub async fn open_translation_requests(
+        &self,
+        languages: &[String],
+    ) -> Result<Vec<TranslationRow>, DbError> {
+        Ok(self
+            .inner
+            .query(
+                "SELECT id, consultation, language, requested_by.name AS requested_by,
+                     consultation.queue.name AS queue_name, created_at
+                 FROM translation_request
+                 WHERE state = 'open' AND language IN $languages AND consultation.status IN ['scheduled', 'waiting', 'active']
+                 ORDER BY created_at",
+            )
+            .bind(("languages", languages.to_vec()))
+            .await?
+            .take(0)?)
+    }
+
+    pub async fn translation_request(&self, key: &str) -> Result<Option<TranslationRow>, DbError> {
+        Ok(self
+            .inner
+            .query(
+                "SELECT id, consultation, language, requested_by.name AS requested_by,
+                     consultation.queue.name AS queue_name, created_at
+                 FROM ONLY type::record('translation_request', $key)",
+            )
+            .bind(("key", key.to_string()))
+            .await?
+            .take(0)?)
+    }
+
+    /// Marks the request accepted by this translator if it is still open,
+    /// and gives them a place in the consultation. False when someone else
+    /// was first.
+    pub async fn accept_translation_request(
+        &self,
+        request_key: &str,
+        user_key: &str,
+        user_name: &str,
+        language: &str,
+    ) -> Result<bool, DbError> {
+        let mut response = self
+            .inner
+            .query(
+                "BEGIN;
+                 LET $r = type::record('translation_request', $key);
+                 LET $taken = UPDATE $r SET state = 'accepted', accepted_by = type::record('user', $u)
+                     WHERE state = 'open' RETURN VALUE consultation;
+                 IF array::len($taken) > 0 {
+                     CREATE type::record('participant', $p) SET consultation = $taken[0], role = 'translator',
+                         name = $name, user = type::record('user', $u), language = $language,
+                         state = 'admitted', admitted_at = time::now();
+                 };
+                 RETURN array::len($taken) > 0;
+                 COMMIT;",
+            )
+            .bind(("key", request_key.to_string()))
+            .bind(("u", user_key.to_string()))
+            .bind(("p", super::users::new_key()))
+            .bind(("name", user_name.to_string()))
+            .bind(("language", language.to_string()))
+            .await?;
+        let errors = response.take_errors();
+        if let Some(error) = errors.into_values().next() {
+            return Err(error.into());
+        }
+        for index in 0..response.num_statements() {
+            if let Ok(Some(taken)) = response.take::<Option<bool>>(index) {
+                return Ok(taken);
+            }
+        }
+        Err(DbError::Query(
+            "accepting a translation gave no answer".into(),
+        ))
     }
 
     // ---- sessions of people who came in through a link ----

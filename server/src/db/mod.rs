@@ -11,9 +11,10 @@ mod sessions;
 mod users;
 
 pub use audit::AuditEntry;
-pub use chat::MessageRow;
+pub use chat::{AttachmentRow, MESSAGE_FIELDS, MessageRow, NewAttachment};
 pub use consultations::{
     ConsultationRow, CreatedKeys, NewConsultationRow, NewParticipantRow, ParticipantRow, QueueRow,
+    TranslationRow,
 };
 pub use sessions::SessionRow;
 pub use users::UserRow;

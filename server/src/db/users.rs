@@ -18,6 +18,8 @@ pub struct UserRow {
     /// Absent on rows read before the consultations migration.
     #[surreal(default)]
     pub queues: Vec<RecordId>,
+    #[surreal(default)]
+    pub languages: Vec<String>,
 }
 
 impl UserRow {
@@ -74,6 +76,16 @@ impl Db {
             Err(e) if is_field_rejection(&e, "email") => Err(DbError::Rejected("email")),
             Err(e) => Err(e.into()),
         }
+    }
+
+    pub async fn set_user_languages(&self, key: &str, languages: &[String]) -> Result<(), DbError> {
+        self.inner
+            .query("UPDATE type::record('user', $key) SET languages = $languages, updated_at = time::now()")
+            .bind(("key", key.to_string()))
+            .bind(("languages", languages.to_vec()))
+            .await?
+            .check()?;
+        Ok(())
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, DbError> {

@@ -4,6 +4,7 @@
 
 pub mod client_ip;
 pub mod csrf;
+pub mod files;
 pub mod health;
 pub mod session;
 
@@ -33,6 +34,22 @@ pub fn router(state: AppState) -> Router {
 
     let pages = Router::new()
         .route("/healthz", get(health::healthz).with_state(state.clone()))
+        .route(
+            "/consultations/{id}/files",
+            axum::routing::post(files::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    state.config.attachment_max_bytes as usize + 64 * 1024,
+                ))
+                .with_state(state.clone()),
+        )
+        .route(
+            "/files/{id}",
+            get(files::download).with_state(state.clone()),
+        )
+        .route(
+            "/consultations/{id}/report.pdf",
+            get(files::report).with_state(state.clone()),
+        )
         .route(
             app::realtime::PATH,
             get(crate::realtime::socket::upgrade).with_state(state.clone()),
@@ -68,6 +85,9 @@ pub fn router(state: AppState) -> Router {
             state.config.is_https(),
             strict_transport,
         ))
+        // Pages and JSON are compressed on the fly (brotli or gzip, as the
+        // browser offers); static files are already stored compressed.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 

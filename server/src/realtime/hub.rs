@@ -20,6 +20,8 @@ pub enum Change {
     Consultation(ConsultationId),
     /// A chat line was written.
     Message(ChatMessage),
+    /// A translation request was made, taken or dropped.
+    Translations,
     /// Live updates were interrupted: every socket resends its snapshot.
     Resync,
 }
@@ -101,12 +103,14 @@ impl Hub {
             .query(
                 "LIVE SELECT id FROM consultation;
                  LIVE SELECT consultation FROM participant;
-                 LIVE SELECT id, consultation, author, author_name, author_role, body, at FROM message;",
+                 LIVE SELECT * FROM message;
+                 LIVE SELECT consultation FROM translation_request;",
             )
             .await?;
         let mut consultations = response.stream::<Notification<ConsultationRef>>(0)?;
         let mut participants = response.stream::<Notification<ParticipantRef>>(1)?;
         let mut messages = response.stream::<Notification<MessageRow>>(2)?;
+        let mut translations = response.stream::<Notification<ParticipantRef>>(3)?;
         if !first {
             // Changes made while we were away were not seen: say so.
             self.publish(Change::Resync);
@@ -129,6 +133,11 @@ impl Hub {
                     Some(Ok(_)) => {}
                     Some(Err(error)) => tracing::warn!(%error, "unreadable message change"),
                     None => return Err(DbError::Query("the message live query ended".into())),
+                },
+                n = translations.next() => match n {
+                    Some(Ok(_)) => self.publish(Change::Translations),
+                    Some(Err(error)) => tracing::warn!(%error, "unreadable translation change"),
+                    None => return Err(DbError::Query("the translation live query ended".into())),
                 },
             }
         }

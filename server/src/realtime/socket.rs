@@ -59,6 +59,7 @@ pub async fn upgrade(
                 visitor,
                 client,
                 watching_queues: None,
+                watching_translations: false,
                 watching: None,
             };
             connection.run(socket).await;
@@ -79,6 +80,8 @@ struct Connection {
     client: ClientInfo,
     /// The staff member's queues, once they asked for the day list.
     watching_queues: Option<Vec<QueueId>>,
+    /// A translator watching requests in their languages.
+    watching_translations: bool,
     watching: Option<Watched>,
 }
 
@@ -202,6 +205,23 @@ impl Connection {
                 }
             }
             ClientMsg::WatchConsultation { id, after } => self.watch(id, after).await,
+            ClientMsg::WatchTranslations => {
+                let Some(session) = &self.session else {
+                    return vec![refused("Please sign in first.")];
+                };
+                match self
+                    .state
+                    .consultations
+                    .translation_requests(&session.principal)
+                    .await
+                {
+                    Ok(requests) => {
+                        self.watching_translations = true;
+                        vec![ServerMsg::Translations { requests }]
+                    }
+                    Err(e) => vec![refused(&e.to_string())],
+                }
+            }
         }
     }
 
@@ -233,7 +253,21 @@ impl Connection {
     async fn on_change(&mut self, change: Change) -> Vec<ServerMsg> {
         let mut out = Vec::new();
         match change {
+            Change::Translations => {
+                if self.watching_translations {
+                    out.extend(
+                        self.on_request(&ClientMsg::WatchTranslations.to_json())
+                            .await,
+                    );
+                }
+            }
             Change::Resync => {
+                if self.watching_translations {
+                    out.extend(
+                        self.on_request(&ClientMsg::WatchTranslations.to_json())
+                            .await,
+                    );
+                }
                 if self.watching_queues.is_some() {
                     out.extend(self.on_request(&ClientMsg::WatchQueues.to_json()).await);
                 }

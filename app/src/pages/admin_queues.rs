@@ -1,0 +1,95 @@
+//! Administrators manage queues (departments) and who works in each.
+
+use crate::api::queues::{CreateQueue, SetQueueMembers, list_queues};
+use crate::api::users::list_users;
+use crate::components::outcome::ActionOutcome;
+use crate::components::staff_shell::StaffShell;
+use crate::consultation::QueueSummary;
+use crate::domain::UserSummary;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn AdminQueuesPage() -> impl IntoView {
+    view! {
+        <Title text="Queues — Visita"/>
+        <StaffShell children=|_| view! { <QueuesAdmin/> }/>
+    }
+}
+
+#[component]
+fn QueuesAdmin() -> impl IntoView {
+    let create = ServerAction::<CreateQueue>::new();
+    let members = ServerAction::<SetQueueMembers>::new();
+    let data = Resource::new(
+        move || (create.version().get(), members.version().get()),
+        |_| async { Ok::<_, crate::error::AppError>((list_queues().await?, list_users().await?)) },
+    );
+    view! {
+        <h1>"Queues"</h1>
+        <section class="card" aria-labelledby="new-queue-heading">
+            <h2 id="new-queue-heading">"Add a queue"</h2>
+            <ActionForm action=create attr:class="stack">
+                <label for="queue-name">"Name (a department or a service)"</label>
+                <input id="queue-name" name="name" type="text" required maxlength="80"/>
+                <button type="submit" class="primary">"Add the queue"</button>
+            </ActionForm>
+            <ActionOutcome value=create.value() success="The queue has been added."/>
+        </section>
+        <ActionOutcome value=members.value() success="Saved."/>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((queues, users)) => queues
+                        .into_iter()
+                        .map(|queue| view! { <QueueCard queue users=users.clone() members/> })
+                        .collect_view()
+                        .into_any(),
+                    Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
+}
+
+#[component]
+fn QueueCard(
+    queue: QueueSummary,
+    users: Vec<UserSummary>,
+    members: ServerAction<SetQueueMembers>,
+) -> impl IntoView {
+    let heading = format!("queue-{}", queue.id);
+    let labelled_by = heading.clone();
+    let key = queue.id.0.clone();
+    let key_for_form = queue.id.0.clone();
+    let boxes = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, user)| {
+            let id = format!("q-{}-{}", queue.id, user.id);
+            let checked = user.queues.contains(&queue.id);
+            let roles = user.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
+            view! {
+                <div class="check">
+                    <input type="checkbox" id=id.clone() name=format!("members[{i}]") value=user.id.0.clone() checked=checked/>
+                    <label for=id>{format!("{} ({roles})", user.name)}</label>
+                </div>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby=labelled_by data-queue=key>
+            <h2 id=heading>{queue.name.clone()}</h2>
+            <ActionForm action=members attr:class="stack">
+                <input type="hidden" name="queue" value=key_for_form/>
+                <fieldset>
+                    <legend>"Who works in this queue"</legend>
+                    {boxes}
+                </fieldset>
+                <button type="submit" class="secondary">"Save who works here"</button>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}

@@ -1,0 +1,170 @@
+// Figures of the consultation loop, measured in headless Chromium against a
+// release `visita serve`:
+//   1. bytes to reach an interactive waiting room (what the browser loaded,
+//      and what it weighs brotli-compressed, the way a phone on https gets it);
+//   2. time from opening the link to an interactive waiting room, on loopback
+//      and under an emulated 400 ms RTT / 1.6 Mbps line;
+//   3. chat latency, send → shown on the other side, over 200 messages.
+// Figures, not pass/fail. Goals (issue): ≤ 250 KB, ≤ 3 s.
+//
+//   make bench   (or: VISITA_BIN=… VISITA_SITE_DIR=… node bench/consultation.mjs)
+
+import { brotliCompressSync } from 'node:zlib';
+import { createStaff, hydrated, launchBrowser, signIn, startVisita } from '../end2end/tests/support.mjs';
+
+const DOCTOR = { email: 'bench.doctor@clinic.test', name: 'Bench Doctor', role: 'doctor', password: 'bench doctor password 1' };
+const kb = (n) => `${(n / 1000).toFixed(1)} KB`;
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function book(page, url, name) {
+  await page.goto(`${url}/`);
+  await hydrated(page);
+  await page.getByLabel("Patient's name").fill(name);
+  await page.getByRole('button', { name: "Create and get the patient's link" }).click();
+  const link = page.getByTestId('patient-link');
+  await link.waitFor();
+  return link.inputValue();
+}
+
+/** Opens the link, joins, waits for the live waiting room; returns timings and the responses seen. */
+async function joinWaitingRoom(browser, link, network) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const responses = [];
+  page.on('response', (r) => responses.push(r));
+  if (network) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: network.rttMs,
+      downloadThroughput: (network.mbps * 1e6) / 8,
+      uploadThroughput: (network.mbps * 1e6) / 8,
+    });
+  }
+  const start = performance.now();
+  await page.goto(link);
+  await hydrated(page);
+  const inviteReady = performance.now() - start;
+  await page.getByRole('button', { name: 'Join the waiting room' }).click();
+  await page.getByTestId('waiting-title').waitFor();
+  await hydrated(page);
+  // Interactive means live: the device check ran and the socket answered.
+  await page.locator('[data-testid="device-check"] [data-state]').waitFor();
+  const waitingReady = performance.now() - start;
+  return { context, page, responses, inviteReady, waitingReady };
+}
+
+async function weigh(responses) {
+  let wire = 0;
+  let brotli = 0;
+  const rows = [];
+  for (const response of responses) {
+    const request = response.request();
+    const body = await response.body().catch(() => Buffer.alloc(0));
+    const sizes = await request.sizes().catch(() => ({ responseBodySize: body.length, responseHeadersSize: 0 }));
+    const onWire = sizes.responseBodySize + sizes.responseHeadersSize;
+    // What it weighs with brotli (static files are stored precompressed;
+    // pages and JSON are compressed on the fly).
+    const compressed = body.length > 0 ? brotliCompressSync(body).length + sizes.responseHeadersSize : onWire;
+    wire += onWire;
+    brotli += compressed;
+    rows.push({ url: new URL(response.url()).pathname.slice(0, 40), status: response.status(), raw: body.length, brotli: compressed });
+  }
+  return { wire, brotli, rows };
+}
+
+async function chatLatency(browser, url, doctorPage, count) {
+  const link = await book(doctorPage, url, 'Chat Bench');
+  const { context, page: patient } = await joinWaitingRoom(browser, link, null);
+  await doctorPage.goto(`${url}/`);
+  await hydrated(doctorPage);
+  await doctorPage.locator('li.day-line[data-patient="Chat Bench"] [data-testid="admit"]').click();
+  await doctorPage.waitForURL(/\/room\//);
+  await hydrated(doctorPage);
+  await patient.getByTestId('video-slot').waitFor();
+  const consultation = new URL(doctorPage.url()).pathname.split('/').pop();
+  // The doctor's page notes when each line appears.
+  await doctorPage.evaluate(() => {
+    window.__seen = {};
+    new MutationObserver(() => {
+      for (const li of document.querySelectorAll('[data-testid="chat-line"]')) {
+        const m = li.textContent.match(/bench-(\d+)/);
+        if (m && !(m[1] in window.__seen)) window.__seen[m[1]] = Date.now();
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  const sent = {};
+  for (let i = 0; i < count; i++) {
+    sent[i] = await patient.evaluate(
+      async ([c, i]) => {
+        const at = Date.now();
+        const response = await fetch('/api/chat/send', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ consultation: c, body: `bench-${i}` }),
+        });
+        if (!response.ok) throw new Error(`send ${response.status}`);
+        return at;
+      },
+      [consultation, i],
+    );
+  }
+  await doctorPage.waitForFunction((n) => Object.keys(window.__seen).length >= n, count, { timeout: 60_000 });
+  const seen = await doctorPage.evaluate(() => window.__seen);
+  const latencies = Object.keys(sent)
+    .map((i) => seen[i] - sent[i])
+    .sort((a, b) => a - b);
+  await context.close();
+  return latencies;
+}
+
+const visita = await startVisita({ env: { VISITA_CLINIC_NAME: 'Bench Clinic' } });
+const browser = await launchBrowser();
+try {
+  await createStaff(visita.url, DOCTOR);
+  const doctor = await browser.newPage();
+  await signIn(doctor, visita.url, DOCTOR);
+  await doctor.waitForURL(`${visita.url}/`);
+
+  console.log('== Waiting room: what a patient downloads (cold cache) ==');
+  const first = await joinWaitingRoom(browser, await book(doctor, visita.url, 'Bytes Bench'), null);
+  const weight = await weigh(first.responses);
+  for (const row of weight.rows) {
+    console.log(`  ${String(row.status).padEnd(4)} ${row.url.padEnd(42)} raw ${kb(row.raw).padStart(10)}  brotli ${kb(row.brotli).padStart(9)}`);
+  }
+  console.log(`  total on the wire here (http://, no brotli offered): ${kb(weight.wire)}`);
+  console.log(`  total brotli-compressed (goal ≤ 250 KB):            ${kb(weight.brotli)}`);
+  await first.context.close();
+
+  console.log('== Time from opening the link to an interactive waiting room (goal ≤ 3 s) ==');
+  for (const [label, network] of [
+    ['loopback', null],
+    ['400 ms RTT, 1.6 Mbps', { rttMs: 400, mbps: 1.6 }],
+  ]) {
+    const runs = [];
+    for (let i = 0; i < 3; i++) {
+      const run = await joinWaitingRoom(browser, await book(doctor, visita.url, `Time Bench ${i}`), network);
+      runs.push(run);
+      await run.context.close();
+    }
+    const invite = runs.map((r) => r.inviteReady).sort((a, b) => a - b);
+    const waiting = runs.map((r) => r.waitingReady).sort((a, b) => a - b);
+    console.log(
+      `  ${label.padEnd(22)} invite page interactive: median ${(percentile(invite, 50) / 1000).toFixed(2)} s; ` +
+        `waiting room interactive (incl. the click): median ${(percentile(waiting, 50) / 1000).toFixed(2)} s (n=3)`,
+    );
+  }
+
+  console.log('== Chat latency: patient sends, doctor sees (loopback) ==');
+  const latencies = await chatLatency(browser, visita.url, doctor, 200);
+  console.log(
+    `  n=${latencies.length}  median ${percentile(latencies, 50)} ms  p99 ${percentile(latencies, 99)} ms  max ${latencies.at(-1)} ms`,
+  );
+} finally {
+  await browser.close();
+  await visita.stop();
+}
