@@ -20,6 +20,12 @@ use std::time::Duration;
 fn config() -> Config {
     Config::from_sources(None, &|name| match name {
         "VISITA_DATABASE" => Some("mem://".into()),
+        "VISITA_DATA_DIR" => Some(
+            std::env::temp_dir()
+                .join("visita-tests")
+                .display()
+                .to_string(),
+        ),
         "VISITA_PUBLIC_URL" => Some("https://visio.example.org".into()),
         "VISITA_CLINIC_NAME" => Some("Clinique des Lilas".into()),
         "VISITA_TIMEZONE" => Some("Europe/Paris".into()),

@@ -15,9 +15,19 @@ use tower::ServiceExt;
 
 pub const ADMIN_PASSWORD: &str = "admin password 123";
 
+/// Files (attachments) of test routers go here, never into the source tree.
+fn scratch_dir() -> String {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+        .path()
+        .display()
+        .to_string()
+}
+
 pub async fn app() -> (Router, Db) {
     let config = Config::from_sources(None, &|name| match name {
         "VISITA_DATABASE" => Some("mem://".into()),
+        "VISITA_DATA_DIR" => Some(scratch_dir()),
         "VISITA_ADMIN_EMAIL" => Some("admin@h.org".into()),
         "VISITA_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.into()),
         _ => None,
