@@ -323,6 +323,9 @@ pub struct ParticipantView {
     pub link_opened: bool,
     /// Epoch milliseconds, while waiting.
     pub waiting_since_ms: Option<i64>,
+    /// The newest chat line this person has seen.
+    #[serde(default)]
+    pub last_read: Option<MessageId>,
 }
 
 /// A line of the clinician's day list.

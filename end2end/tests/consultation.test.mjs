@@ -108,6 +108,8 @@ test('book, wait, admit live, chat both ways, close', async () => {
   await doctor.getByLabel('Write a message').fill('Depuis quand ?');
   await doctor.getByRole('button', { name: 'Send', exact: true }).click();
   await patient.getByText('Depuis quand ?').waitFor({ timeout: 10_000 });
+  // Read markers: the doctor sees that the patient has read the answer.
+  await doctor.getByTestId('seen').filter({ hasText: PATIENT }).waitFor({ timeout: 10_000 });
   const patientLines = await patient.getByTestId('chat-line').allInnerTexts();
   assert.equal(patientLines.length, 2);
   assert.match(patientLines[0], /^Vous/);
@@ -227,6 +229,7 @@ test('a patient session sees its own consultation only', async () => {
   await b.goto(linkB);
   await b.getByRole('button', { name: 'Join the waiting room' }).click();
   await b.waitForURL(/\/room\//);
+  const roomB = b.url();
 
   // B asks for A's room, A's state and A's chat: refused every time.
   const page = await b.goto(`${visita.url}/room/${roomA}`);
@@ -242,6 +245,16 @@ test('a patient session sees its own consultation only', async () => {
   // And B has no staff powers.
   const admit = await b.request.post(`${visita.url}/api/consultations/admit`, { form: { participant: 'x' } });
   assert.equal(admit.status(), 401);
+
+  // The doctor cancels B's consultation: B is told at once, and the link dies.
+  await b.goto(roomB);
+  await hydrated(b);
+  await doctor.goto(`${visita.url}/`);
+  await hydrated(doctor);
+  await doctor.locator('li.day-line[data-patient="Patient B"]').getByTestId('cancel').click();
+  await b.getByTestId('ended').waitFor({ timeout: 10_000 });
+  const dead = await b.goto(linkB);
+  assert.equal(dead.status(), 410);
   await doctorContext.close();
 });
 

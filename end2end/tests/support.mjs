@@ -36,7 +36,7 @@ export async function startVisita({ dataDir, env = {} } = {}) {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      RUST_LOG: 'warn',
+      RUST_LOG: process.env.VISITA_TEST_LOG ?? 'warn',
       VISITA_ADDR: `127.0.0.1:${port}`,
       VISITA_DATA_DIR: dir,
       VISITA_SITE_DIR: SITE,

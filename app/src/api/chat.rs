@@ -45,3 +45,22 @@ pub async fn messages(
         .await,
     )
 }
+
+/// Notes that the caller has seen the chat up to `message` (read markers).
+#[server(endpoint = "chat/read")]
+pub async fn mark_read(consultation: String, message: String) -> Result<(), AppError> {
+    use crate::consultation::{ConsultationId, MessageId};
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let id = ConsultationId(consultation);
+            let caller = ctx.caller_for(&id).ok_or(AppError::NotSignedIn)?;
+            ctx.services
+                .consultations
+                .mark_read(caller, &id, &MessageId(message), &ctx.client)
+                .await
+        }
+        .await,
+    )
+}

@@ -370,3 +370,20 @@ pub async fn accept_translation(request: String) -> Result<ConsultationId, AppEr
         .await,
     )
 }
+
+/// Calls off a consultation not yet under way.
+#[server(endpoint = "consultations/cancel")]
+pub async fn cancel_consultation(consultation: String) -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .cancel(who, &ConsultationId(consultation), &ctx.client)
+                .await
+        }
+        .await,
+    )
+}

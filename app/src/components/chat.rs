@@ -2,8 +2,10 @@
 //! readers follow) and a form to write. The form is a real form; once the
 //! WASM runs it sends in place and the new line arrives over `/ws`.
 
-use crate::api::chat::SendMessage;
-use crate::consultation::{Attachment, ChatMessage, ConsultationId, ParticipantId};
+use crate::api::chat::{MarkRead, SendMessage};
+use crate::consultation::{
+    Attachment, ChatMessage, ConsultationId, ParticipantId, ParticipantView,
+};
 use crate::i18n::{Key, role_name, t, use_lang};
 use leptos::prelude::*;
 
@@ -28,8 +30,12 @@ pub fn ChatPanel(
     consultation: ConsultationId,
     me: Option<ParticipantId>,
     chat: RwSignal<Vec<ChatMessage>>,
+    /// Everyone in the consultation, for read markers.
+    #[prop(into)]
+    people: Signal<Vec<ParticipantView>>,
 ) -> impl IntoView {
     let send = ServerAction::<SendMessage>::new();
+    let read = ServerAction::<MarkRead>::new();
     let lang = use_lang();
     let draft = RwSignal::new(String::new());
     // Times are shown in the reader's own zone, which only the browser knows.
@@ -43,6 +49,43 @@ pub fn ChatPanel(
     });
     let me = StoredValue::new(me);
     let consultation_key = consultation.0.clone();
+    // Tell the others how far we have read, when a line from them arrives
+    // while the page is in view.
+    let marked = StoredValue::new(None::<crate::consultation::MessageId>);
+    let read_key = consultation.0.clone();
+    Effect::new(move |_| {
+        let newest = chat.with(|lines| lines.last().map(|m| (m.id.clone(), m.author.clone())));
+        let Some((id, author)) = newest else { return };
+        let from_me = me.with_value(|me| me.as_ref() == Some(&author));
+        let hidden = document().hidden();
+        if from_me || hidden || marked.with_value(|m| m.as_ref() == Some(&id)) {
+            return;
+        }
+        marked.set_value(Some(id.clone()));
+        read.dispatch(MarkRead {
+            consultation: read_key.clone(),
+            message: id.0,
+        });
+    });
+    // Who has seen my latest line.
+    let seen_by = move || {
+        let mine = chat.with(|lines| {
+            lines
+                .iter()
+                .rev()
+                .find(|m| me.with_value(|me| me.as_ref() == Some(&m.author)))
+                .map(|m| m.id.clone())
+        })?;
+        let names: Vec<String> = people.with(|people| {
+            people
+                .iter()
+                .filter(|p| me.with_value(|me| me.as_ref() != Some(&p.id)))
+                .filter(|p| p.last_read.as_ref().is_some_and(|r| *r >= mine))
+                .map(|p| p.name.clone())
+                .collect()
+        });
+        (!names.is_empty()).then(|| format!("{} — {}", t(Key::ChatSeen)(), names.join(", ")))
+    };
 
     view! {
         <section class="chat card" aria-labelledby="chat-heading">
@@ -72,6 +115,7 @@ pub fn ChatPanel(
                     }
                 />
             </ol>
+            {move || seen_by().map(|text| view! { <p class="hint seen" data-testid="seen">{text}</p> })}
             <Show when=move || chat.with(Vec::is_empty)>
                 <p class="empty">{t(Key::ChatEmpty)}</p>
             </Show>

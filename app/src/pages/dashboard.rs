@@ -4,8 +4,8 @@
 //! button lets them in.
 
 use crate::api::consultations::{
-    AcceptTranslation, Admit, CreateConsultation, ReissueLink, SetAutoAdmit, load_booking_options,
-    open_translations, today,
+    AcceptTranslation, Admit, CancelConsultation, CreateConsultation, ReissueLink, SetAutoAdmit,
+    load_booking_options, open_translations, today,
 };
 use crate::components::outcome::ActionOutcome;
 use crate::components::staff_shell::StaffShell;
@@ -188,6 +188,7 @@ fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
     let admit = ServerAction::<Admit>::new();
     let reissue = ServerAction::<ReissueLink>::new();
     let auto = ServerAction::<SetAutoAdmit>::new();
+    let cancel = ServerAction::<CancelConsultation>::new();
 
     view! {
         <section class="card" aria-labelledby="today-heading">
@@ -196,6 +197,7 @@ fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
                 <p class="notice" role="status">"Connection lost. Reconnecting…"</p>
             </Show>
             <ActionOutcome value=admit.value() success=""/>
+            <ActionOutcome value=cancel.value() success="The consultation is cancelled; its links no longer work."/>
             {move || match reissue.value().get() {
                 Some(Ok(issued)) => view! {
                     <div class="notice success" role="status">
@@ -213,7 +215,7 @@ fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
                     <For
                         each=move || list.get()
                         key=|c| (c.id.clone(), format!("{:?}", c))
-                        children=move |c| view! { <DayLine c now admit reissue auto/> }
+                        children=move |c| view! { <DayLine c now admit reissue auto cancel/> }
                     />
                 </ul>
             </Show>
@@ -229,6 +231,7 @@ fn DayLine(
     admit: ServerAction<Admit>,
     reissue: ServerAction<ReissueLink>,
     auto: ServerAction<SetAutoAdmit>,
+    cancel: ServerAction<CancelConsultation>,
 ) -> impl IntoView {
     let when = c.scheduled_label.clone().unwrap_or_else(|| "Now".into());
     let status = status_label(c.status);
@@ -285,6 +288,15 @@ fn DayLine(
                         <button type="submit" class="secondary">"New link for the patient"</button>
                     </ActionForm>
                 }))}
+                {(!over && c.status != ConsultationStatus::Active).then(|| {
+                    let key = c.id.0.clone();
+                    view! {
+                        <ActionForm action=cancel attr:class="inline">
+                            <input type="hidden" name="consultation" value=key/>
+                            <button type="submit" class="secondary" data-testid="cancel">"Cancel"</button>
+                        </ActionForm>
+                    }
+                })}
                 {(!over).then(|| view! {
                     <ActionForm action=auto attr:class="inline">
                         <input type="hidden" name="consultation" value=c.id.0.clone()/>

@@ -259,7 +259,10 @@ fn InRoom(room: RwSignal<RoomState>, chat: RwSignal<Vec<ChatMessage>>) -> impl I
                 <ul>{people}</ul>
                 {can_host.then(|| view! { <HostControls room/> })}
             </section>
-            {can_chat.then(|| view! { <ChatPanel consultation=id.clone() me=me.clone() chat/> })}
+            {can_chat.then(|| {
+                let people = Signal::derive(move || room.with(|r| r.participants.clone()));
+                view! { <ChatPanel consultation=id.clone() me=me.clone() chat people/> }
+            })}
             {can_host.then(|| view! { <NotesPanel consultation=id.0.clone()/> })}
         </div>
         {can_host.then(|| view! {

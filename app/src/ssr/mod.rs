@@ -225,6 +225,21 @@ pub trait Consultations: Send + Sync {
         request: &str,
         client: &ClientInfo,
     ) -> Result<ConsultationId, AppError>;
+    /// Notes that the caller has seen the chat up to `message`.
+    async fn mark_read(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        message: &MessageId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+    /// Calls off a consultation not yet under way; its links stop working.
+    async fn cancel(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
     /// Ends the consultation for everyone; every link stops working.
     async fn close(
         &self,

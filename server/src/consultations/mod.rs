@@ -1333,6 +1333,68 @@ impl Consultations for ConsultationService {
         Ok(ConsultationId(record_key(&row.consultation)))
     }
 
+    async fn mark_read(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        message: &MessageId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::Chat, &loaded, client).await?;
+        let mine = match caller {
+            Caller::Visitor(v) => Some(v.participant.0.clone()),
+            Caller::Staff(p) => loaded
+                .participants
+                .iter()
+                .find(|row| {
+                    row.user
+                        .as_ref()
+                        .is_some_and(|u| record_key(u) == p.user_id.0)
+                })
+                .map(|row| row.key()),
+        };
+        // Staff who only look in (no place) leave no marker.
+        if let Some(participant) = mine {
+            self.db
+                .mark_read(&participant, &message.0)
+                .await
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    async fn cancel(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::ManageBooking, &loaded, client)
+            .await?;
+        let actor = format!("user:{}", who.user_id);
+        let from = loaded.status();
+        if !self
+            .transition(&loaded, from, ConsultationStatus::Cancelled, &actor)
+            .await?
+        {
+            return Err(AppError::Conflict(
+                "Only a consultation not yet under way can be cancelled; close it instead.".into(),
+            ));
+        }
+        self.audit(
+            caller,
+            "consultation.cancel",
+            format!("consultation:{consultation}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
     async fn close(
         &self,
         who: &Principal,

@@ -38,6 +38,7 @@ pub fn participant(row: &ParticipantRow) -> ParticipantView {
         state: state(row),
         link_opened: row.link_opened_at.is_some(),
         waiting_since_ms: row.waiting_since.map(|t| t.timestamp_millis()),
+        last_read: row.last_read.clone().map(MessageId),
     }
 }
 
