@@ -11,20 +11,27 @@ use leptos_meta::Title;
 
 #[component]
 pub fn AdminQueuesPage() -> impl IntoView {
-    view! {
-        <Title text="Queues — Visita"/>
-        <StaffShell children=|_| view! { <QueuesAdmin/> }/>
-    }
-}
-
-#[component]
-fn QueuesAdmin() -> impl IntoView {
+    // Above the shell's <Suspense>, like every page's data.
     let create = ServerAction::<CreateQueue>::new();
     let members = ServerAction::<SetQueueMembers>::new();
     let data = Resource::new(
         move || (create.version().get(), members.version().get()),
         |_| async { Ok::<_, crate::error::AppError>((list_queues().await?, list_users().await?)) },
     );
+    view! {
+        <Title text="Queues — Visita"/>
+        <StaffShell children=move |_| view! { <QueuesAdmin create members data/> }/>
+    }
+}
+
+type QueuesAndStaff = (Vec<QueueSummary>, Vec<UserSummary>);
+
+#[component]
+fn QueuesAdmin(
+    create: ServerAction<CreateQueue>,
+    members: ServerAction<SetQueueMembers>,
+    data: Resource<Result<QueuesAndStaff, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <h1>"Queues"</h1>
         <section class="card" aria-labelledby="new-queue-heading">

@@ -10,14 +10,8 @@ use leptos_meta::Title;
 
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
-    view! {
-        <Title text="Users — Visita"/>
-        <StaffShell children=|principal| view! { <UsersAdmin my_id=principal.user_id.0.clone()/> }/>
-    }
-}
-
-#[component]
-fn UsersAdmin(my_id: String) -> impl IntoView {
+    // Actions and data live here, above the shell's <Suspense>: a resource
+    // created inside a suspended child can stall server rendering.
     let create = ServerAction::<CreateUser>::new();
     let set_disabled = ServerAction::<SetUserDisabled>::new();
     let reset = ServerAction::<ResetPassword>::new();
@@ -31,7 +25,22 @@ fn UsersAdmin(my_id: String) -> impl IntoView {
         },
         |_| list_users(),
     );
+    view! {
+        <Title text="Users — Visita"/>
+        <StaffShell children=move |principal| view! {
+            <UsersAdmin my_id=principal.user_id.0.clone() create set_disabled reset users/>
+        }/>
+    }
+}
 
+#[component]
+fn UsersAdmin(
+    my_id: String,
+    create: ServerAction<CreateUser>,
+    set_disabled: ServerAction<SetUserDisabled>,
+    reset: ServerAction<ResetPassword>,
+    users: Resource<Result<Vec<UserSummary>, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <h1>"Users"</h1>
         <section class="card" aria-labelledby="new-user-heading">

@@ -19,9 +19,14 @@ use leptos_meta::Title;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    // Loaded here, above the shell's <Suspense>: a resource created inside a
+    // suspended child can stall server rendering.
+    let options = Resource::new(|| (), |_| load_booking_options());
+    let first = Resource::new(|| (), |_| today());
+    let translations = Resource::new(|| (), |_| open_translations());
     view! {
         <Title text="Dashboard — Visita"/>
-        <StaffShell children=|principal| {
+        <StaffShell children=move |principal| {
             let books = [Role::Doctor, Role::Nurse, Role::Scheduler]
                 .into_iter()
                 .any(|r| principal.has_role(r));
@@ -29,8 +34,8 @@ pub fn DashboardPage() -> impl IntoView {
             view! {
                 <h1>"Today"</h1>
                 <p class="lead">"Welcome, " {principal.name.clone()} "."</p>
-                {translates.then(|| view! { <TranslationRequests/> })}
-                {books.then(|| view! { <Board/> })}
+                {translates.then(|| view! { <TranslationRequests first=translations/> })}
+                {books.then(|| view! { <Board options first/> })}
                 {(!books && !translates).then(|| view! {
                     <section class="card">
                         <h2>"Today's consultations"</h2>
@@ -44,9 +49,10 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-fn Board() -> impl IntoView {
-    let options = Resource::new(|| (), |_| load_booking_options());
-    let first = Resource::new(|| (), |_| today());
+fn Board(
+    options: Resource<Result<BookingOptions, crate::error::AppError>>,
+    first: Resource<Result<Vec<ConsultationSummary>, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -382,8 +388,9 @@ fn copy_to_clipboard(text: &str) {
 /// For translators: requests in their languages, live; the first to accept
 /// joins the consultation.
 #[component]
-fn TranslationRequests() -> impl IntoView {
-    let first = Resource::new(|| (), |_| open_translations());
+fn TranslationRequests(
+    first: Resource<Result<Vec<crate::consultation::TranslationRequest>, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="translations-heading">
             <h2 id="translations-heading">"Translation requests"</h2>

@@ -23,15 +23,30 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-/// The first picture of the page: the room and, if allowed, the chat.
-async fn snapshot(id: String) -> Result<(RoomState, Vec<ChatMessage>), AppError> {
+/// Everything the page first shows, loaded in one go before anything is
+/// rendered: the room, the chat if allowed, the notes for the clinician.
+/// (Resources created inside a `<Suspense>` can stall server rendering, so
+/// no component below creates its own.)
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    room: RoomState,
+    chat: Vec<ChatMessage>,
+    notes: Option<String>,
+}
+
+async fn snapshot(id: String) -> Result<Snapshot, AppError> {
     let room = load_room(id.clone()).await?;
     let chat = if room.can_chat {
-        messages(id, None).await?
+        messages(id.clone(), None).await?
     } else {
         Vec::new()
     };
-    Ok((room, chat))
+    let notes = if room.can_host {
+        Some(load_notes(id).await?)
+    } else {
+        None
+    };
+    Ok(Snapshot { room, chat, notes })
 }
 
 #[component]
@@ -45,9 +60,9 @@ pub fn RoomPage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match first.await {
-                    Ok((room, chat)) => {
+                    Ok(Snapshot { room, chat, notes }) => {
                         provide_lang(chosen.unwrap_or(room.language));
-                        view! { <LiveRoom room chat/> }.into_any()
+                        view! { <LiveRoom room chat notes/> }.into_any()
                     }
                     Err(error) => {
                         set_status(error.status());
@@ -105,7 +120,7 @@ fn view_of(room: &RoomState) -> View {
 }
 
 #[component]
-fn LiveRoom(room: RoomState, chat: Vec<ChatMessage>) -> impl IntoView {
+fn LiveRoom(room: RoomState, chat: Vec<ChatMessage>, notes: Option<String>) -> impl IntoView {
     let id = room.consultation.clone();
     let clinic = room.clinic.clone();
     let room = RwSignal::new(room);
@@ -139,7 +154,7 @@ fn LiveRoom(room: RoomState, chat: Vec<ChatMessage>) -> impl IntoView {
                 View::Waiting => view! { <WaitingRoom room/> }.into_any(),
                 View::Left => view! { <LeftWaitingRoom/> }.into_any(),
                 View::Ended => view! { <Ended/> }.into_any(),
-                View::InRoom => view! { <InRoom room chat/> }.into_any(),
+                View::InRoom => view! { <InRoom room chat notes=notes.clone()/> }.into_any(),
             }}
         </PatientFrame>
     }
@@ -212,7 +227,11 @@ fn Ended() -> impl IntoView {
 }
 
 #[component]
-fn InRoom(room: RwSignal<RoomState>, chat: RwSignal<Vec<ChatMessage>>) -> impl IntoView {
+fn InRoom(
+    room: RwSignal<RoomState>,
+    chat: RwSignal<Vec<ChatMessage>>,
+    notes: Option<String>,
+) -> impl IntoView {
     let lang = use_lang();
     let (id, me, can_chat, can_host, patient) = room.with_untracked(|r| {
         (
@@ -263,7 +282,7 @@ fn InRoom(room: RwSignal<RoomState>, chat: RwSignal<Vec<ChatMessage>>) -> impl I
                 let people = Signal::derive(move || room.with(|r| r.participants.clone()));
                 view! { <ChatPanel consultation=id.clone() me=me.clone() chat people/> }
             })}
-            {can_host.then(|| view! { <NotesPanel consultation=id.0.clone()/> })}
+            {notes.map(|text| view! { <NotesPanel consultation=id.0.clone() text/> })}
         </div>
         {can_host.then(|| view! {
             <p class="day-actions">
@@ -397,26 +416,11 @@ fn InviteForms(consultation: String) -> impl IntoView {
 /// The clinician's notes, saved as they type (and by the Save button when
 /// the page runs without JavaScript).
 #[component]
-fn NotesPanel(consultation: String) -> impl IntoView {
-    let key = consultation.clone();
-    let stored = Resource::new(move || key.clone(), load_notes);
+fn NotesPanel(consultation: String, text: String) -> impl IntoView {
     view! {
         <section class="notes card" aria-labelledby="notes-heading">
             <h2 id="notes-heading">"Notes"</h2>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {
-                    let consultation = consultation.clone();
-                    move || {
-                        let consultation = consultation.clone();
-                        Suspend::new(async move {
-                            match stored.await {
-                                Ok(text) => view! { <NotesEditor consultation text/> }.into_any(),
-                                Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
-                            }
-                        })
-                    }
-                }
-            </Suspense>
+            <NotesEditor consultation text/>
         </section>
     }
     .into_any()
