@@ -136,7 +136,7 @@ try {
   for (const row of weight.rows) {
     console.log(`  ${String(row.status).padEnd(4)} ${row.url.padEnd(42)} raw ${kb(row.raw).padStart(10)}  brotli ${kb(row.brotli).padStart(9)}`);
   }
-  console.log(`  total on the wire here (http://, no brotli offered): ${kb(weight.wire)}`);
+  console.log(`  total as transferred here (Chromium took the br files): ${kb(weight.wire)}`);
   console.log(`  total brotli-compressed (goal ≤ 250 KB):            ${kb(weight.brotli)}`);
   await first.context.close();
 
