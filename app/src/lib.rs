@@ -27,7 +27,7 @@ pub mod realtime;
 pub mod ssr;
 
 use leptos::prelude::*;
-use leptos_meta::{Html, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -56,8 +56,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Patient pages switch this to the patient's language.
-    let lang = crate::i18n::provide_lang(crate::i18n::Lang::default());
+    // Patient pages switch this to the patient's language. Each page frame
+    // (staff shell, patient frame, sign-in, not found) sets `<html lang>`
+    // itself, once it knows the language.
+    crate::i18n::provide_lang(crate::i18n::Lang::default());
     // Effects run only in the browser, after hydration: tests and styles can
     // tell a live page from server-rendered HTML by this attribute.
     Effect::new(|_| {
@@ -67,7 +69,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Html {..} lang=move || lang.get().code()/>
         <Stylesheet id="visita" href="/pkg/visita.css"/>
         <Title text="Visita"/>
         <Router>

@@ -36,7 +36,9 @@ pub fn LangSwitch() -> impl IntoView {
 
 #[component]
 pub fn PatientFrame(#[prop(into)] clinic: String, children: Children) -> impl IntoView {
+    let lang = use_lang().get_untracked().code();
     view! {
+        <leptos_meta::Html {..} lang=lang/>
         <header class="patient-top">
             <span class="clinic">{clinic}</span>
             <LangSwitch/>

@@ -19,6 +19,7 @@ where
     let logout = ServerAction::<Logout>::new();
 
     view! {
+        <leptos_meta::Html {..} lang="en"/>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {
                 let children = children.clone();

@@ -17,6 +17,7 @@ pub fn LoginPage() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     view! {
+        <leptos_meta::Html {..} lang="en"/>
         <Title text="Sign in — Visita"/>
         <main id="main" class="narrow">
             <h1>"Sign in to Visita"</h1>

@@ -8,6 +8,7 @@ pub fn NotFoundPage() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
+        <leptos_meta::Html {..} lang="en"/>
         <main id="main" class="narrow">
             <h1>"Page not found"</h1>
             <p>"This address does not exist in Visita. Check the link, or go to the "<a href="/">"start page"</a>"."</p>
