@@ -13,6 +13,25 @@ pub enum Caller<'a> {
     Visitor(&'a Visitor),
 }
 
+impl<'a> Caller<'a> {
+    /// Who is asking about consultation `id` when a browser may hold both a
+    /// link session and a staff session: the visitor whose place is in that
+    /// consultation, else the staff member, else the other visitor (whom the
+    /// policy will refuse).
+    pub fn for_consultation(
+        visitor: Option<&'a Visitor>,
+        staff: Option<&'a Principal>,
+        id: &ConsultationId,
+    ) -> Option<Self> {
+        match (visitor, staff) {
+            (Some(v), _) if v.consultation == *id => Some(Caller::Visitor(v)),
+            (_, Some(p)) => Some(Caller::Staff(p)),
+            (Some(v), None) => Some(Caller::Visitor(v)),
+            (None, None) => None,
+        }
+    }
+}
+
 /// Something a person can try to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

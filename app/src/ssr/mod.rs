@@ -289,13 +289,11 @@ impl RequestCtx {
     /// that consultation, else the staff member, else the other visitor
     /// (who will be refused).
     pub fn caller_for(&self, id: &ConsultationId) -> Option<Caller<'_>> {
-        let visitor = self.visitor.as_ref().map(|v| &v.visitor);
-        match (visitor, self.principal()) {
-            (Some(v), _) if v.consultation == *id => Some(Caller::Visitor(v)),
-            (_, Some(p)) => Some(Caller::Staff(p)),
-            (Some(v), None) => Some(Caller::Visitor(v)),
-            (None, None) => None,
-        }
+        Caller::for_consultation(
+            self.visitor.as_ref().map(|v| &v.visitor),
+            self.principal(),
+            id,
+        )
     }
 
     /// The staff member, or `NotSignedIn`.

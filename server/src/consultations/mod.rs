@@ -67,6 +67,15 @@ impl Loaded {
     fn participant(&self, id: &ParticipantId) -> Option<&ParticipantRow> {
         self.participants.iter().find(|p| p.key() == id.0)
     }
+
+    /// The place a staff member holds in it (host, colleague, translator).
+    fn place_of(&self, who: &Principal) -> Option<&ParticipantRow> {
+        self.participants.iter().find(|row| {
+            row.user
+                .as_ref()
+                .is_some_and(|u| record_key(u) == who.user_id.0)
+        })
+    }
 }
 
 impl ConsultationService {
@@ -295,11 +304,7 @@ impl ConsultationService {
 
     /// The staff member's place in the consultation, made on first need.
     async fn staff_place(&self, who: &Principal, loaded: &Loaded) -> Result<String, AppError> {
-        if let Some(place) = loaded.participants.iter().find(|p| {
-            p.user
-                .as_ref()
-                .is_some_and(|u| record_key(u) == who.user_id.0)
-        }) {
+        if let Some(place) = loaded.place_of(who) {
             return Ok(place.key());
         }
         self.db
@@ -1001,11 +1006,7 @@ impl Consultations for ConsultationService {
         let resource = loaded.resource();
         let me = match caller {
             Caller::Visitor(v) => loaded.participant(&v.participant),
-            Caller::Staff(p) => loaded.participants.iter().find(|row| {
-                row.user
-                    .as_ref()
-                    .is_some_and(|u| record_key(u) == p.user_id.0)
-            }),
+            Caller::Staff(p) => loaded.place_of(p),
         };
         let position = match me {
             Some(row) => self.position_in_queue(&loaded, row).await?,
@@ -1344,15 +1345,7 @@ impl Consultations for ConsultationService {
         self.check(caller, Action::Chat, &loaded, client).await?;
         let mine = match caller {
             Caller::Visitor(v) => Some(v.participant.0.clone()),
-            Caller::Staff(p) => loaded
-                .participants
-                .iter()
-                .find(|row| {
-                    row.user
-                        .as_ref()
-                        .is_some_and(|u| record_key(u) == p.user_id.0)
-                })
-                .map(|row| row.key()),
+            Caller::Staff(p) => loaded.place_of(p).map(|row| row.key()),
         };
         // Staff who only look in (no place) leave no marker.
         if let Some(participant) = mine {

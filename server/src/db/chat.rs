@@ -105,7 +105,7 @@ impl Db {
         file: NewAttachment,
     ) -> Result<MessageRow, DbError> {
         let attachment_key = super::users::new_key();
-        let mut response = self
+        let response = self
             .inner
             .query(format!(
                 "BEGIN;
@@ -131,16 +131,7 @@ impl Db {
             .bind(("size", file.size))
             .bind(("sha", file.sha256))
             .await?;
-        let errors = response.take_errors();
-        if let Some(error) = errors.into_values().next() {
-            return Err(error.into());
-        }
-        for index in 0..response.num_statements() {
-            if let Ok(Some(row)) = response.take::<Option<MessageRow>>(index) {
-                return Ok(row);
-            }
-        }
-        Err(DbError::Query("CREATE message returned nothing".into()))
+        super::transaction_answer(response, "CREATE message")
     }
 
     pub async fn attachment(&self, key: &str) -> Result<Option<AttachmentRow>, DbError> {

@@ -447,7 +447,7 @@ impl Db {
         to: &str,
         actor: &str,
     ) -> Result<bool, DbError> {
-        let mut response = self
+        let response = self
             .inner
             .query(
                 "BEGIN;
@@ -467,18 +467,7 @@ impl Db {
             .bind(("to", to.to_string()))
             .bind(("actor", actor.to_string()))
             .await?;
-        let errors = response.take_errors();
-        if let Some(error) = errors.into_values().next() {
-            return Err(error.into());
-        }
-        // Which index the RETURN lands on depends on how the transaction
-        // statements are counted: take the one boolean answer.
-        for index in 0..response.num_statements() {
-            if let Ok(Some(moved)) = response.take::<Option<bool>>(index) {
-                return Ok(moved);
-            }
-        }
-        Err(DbError::Query("the status change gave no answer".into()))
+        super::transaction_answer(response, "the status change")
     }
 
     pub async fn consultation_events(
@@ -634,7 +623,7 @@ impl Db {
         user_name: &str,
         language: &str,
     ) -> Result<bool, DbError> {
-        let mut response = self
+        let response = self
             .inner
             .query(
                 "BEGIN;
@@ -655,18 +644,7 @@ impl Db {
             .bind(("name", user_name.to_string()))
             .bind(("language", language.to_string()))
             .await?;
-        let errors = response.take_errors();
-        if let Some(error) = errors.into_values().next() {
-            return Err(error.into());
-        }
-        for index in 0..response.num_statements() {
-            if let Ok(Some(taken)) = response.take::<Option<bool>>(index) {
-                return Ok(taken);
-            }
-        }
-        Err(DbError::Query(
-            "accepting a translation gave no answer".into(),
-        ))
+        super::transaction_answer(response, "accepting a translation")
     }
 
     // ---- sessions of people who came in through a link ----

@@ -61,6 +61,25 @@ fn is_field_rejection(error: &surrealdb::Error, field: &str) -> bool {
         && (message.contains("must conform") || message.contains("coerce"))
 }
 
+/// The one typed answer of a `BEGIN … RETURN …; COMMIT` query. Which
+/// statement index it lands on depends on how the transaction statements
+/// are counted, so the first result of type `T` is taken; any statement's
+/// error comes first.
+fn transaction_answer<T: surrealdb::types::SurrealValue>(
+    mut response: surrealdb::IndexedResults,
+    what: &str,
+) -> Result<T, DbError> {
+    if let Some(error) = response.take_errors().into_values().next() {
+        return Err(error.into());
+    }
+    for index in 0..response.num_statements() {
+        if let Ok(Some(answer)) = response.take::<Option<T>>(index) {
+            return Ok(answer);
+        }
+    }
+    Err(DbError::Query(format!("{what} gave no answer")))
+}
+
 /// A cheap, cloneable handle to the database.
 #[derive(Clone)]
 pub struct Db {

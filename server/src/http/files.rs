@@ -14,21 +14,17 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-/// Who is asking about consultation `id` (the visitor whose place is there,
-/// else the staff member, else the other visitor, who will be refused).
+/// Who is asking about consultation `id` (see `Caller::for_consultation`).
 fn caller_for<'a>(
     session: &'a Option<Extension<CurrentSession>>,
     visitor: &'a Option<Extension<CurrentVisitor>>,
     id: &ConsultationId,
 ) -> Option<Caller<'a>> {
-    let visitor = visitor.as_ref().map(|Extension(v)| &v.visitor);
-    let staff = session.as_ref().map(|Extension(s)| &s.principal);
-    match (visitor, staff) {
-        (Some(v), _) if v.consultation == *id => Some(Caller::Visitor(v)),
-        (_, Some(p)) => Some(Caller::Staff(p)),
-        (Some(v), None) => Some(Caller::Visitor(v)),
-        (None, None) => None,
-    }
+    Caller::for_consultation(
+        visitor.as_ref().map(|Extension(v)| &v.visitor),
+        session.as_ref().map(|Extension(s)| &s.principal),
+        id,
+    )
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

@@ -152,14 +152,11 @@ impl Connection {
     }
 
     fn caller(&self, id: &ConsultationId) -> Option<Caller<'_>> {
-        let visitor = self.visitor.as_ref().map(|v| &v.visitor);
-        let staff = self.session.as_ref().map(|s| &s.principal);
-        match (visitor, staff) {
-            (Some(v), _) if v.consultation == *id => Some(Caller::Visitor(v)),
-            (_, Some(p)) => Some(Caller::Staff(p)),
-            (Some(v), None) => Some(Caller::Visitor(v)),
-            (None, None) => None,
-        }
+        Caller::for_consultation(
+            self.visitor.as_ref().map(|v| &v.visitor),
+            self.session.as_ref().map(|s| &s.principal),
+            id,
+        )
     }
 
     async fn still_signed_in(&mut self) -> bool {
