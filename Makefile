@@ -28,7 +28,7 @@ CARGO_FLAGS := --locked
 # `make -j test` must not run two apt-get at once (test-tools and tools).
 .NOTPARALLEL: test run
 
-.PHONY: help tools test-tools build server site run test test-rust test-browser bench lint clean
+.PHONY: help tools test-tools build server site bundle run test test-rust test-browser bench lint clean
 
 help:
 	@echo "make run    build everything (installing what is missing) and start Visita"
@@ -49,29 +49,40 @@ build: tools
 server:
 	cargo build $(CARGO_FLAGS) --release -p server
 
-# The hydrate bundle: <name>.js + <name>_bg.wasm, as leptos' HydrationScripts
-# expects them when LEPTOS_OUTPUT_NAME is not baked in at compile time.
+# Two WASM bundles of the page islands (see app/src/islands): `patient`
+# (what people who came in by link need) and `staff` (every island). Each is
+# one cargo build of `frontend` (features differ, dependencies are shared),
+# then wasm-bindgen and wasm-opt, precompressed. The CSS is versioned too.
 site:
 	@scripts/install-tools.sh wasm-bindgen
-	CARGO_TARGET_DIR=$(FRONT_TARGET) cargo build $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+	@$(MAKE) --no-print-directory bundle BUNDLE=patient FEATURES=
+	@$(MAKE) --no-print-directory bundle BUNDLE=staff FEATURES=--features=staff
+	@cp style/main.css $(PKG)/visita.css
+	@brotli -f -q 11 $(PKG)/visita.css && gzip -f -k -9 $(PKG)/visita.css
+	@cp -r public/. $(SITE)/
+
+# One bundle: BUNDLE=<name> FEATURES=<cargo feature flags>. Cargo writes both
+# builds to the same frontend.wasm, so each is kept as <name>.wasm (copied
+# only when it changed: its time says whether the bundle must be redone).
+bundle:
+	CARGO_TARGET_DIR=$(FRONT_TARGET) cargo build $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release $(FEATURES)
 	@mkdir -p $(PKG)
+	@cmp -s $(RAW_WASM) $(FRONT_TARGET)/$(BUNDLE).wasm || cp $(RAW_WASM) $(FRONT_TARGET)/$(BUNDLE).wasm
 	@# Built in a scratch folder and moved in last, so a failed step never
 	@# leaves a half-made bundle that looks up to date.
-	@if [ ! -f $(PKG)/visita_bg.wasm.br ] || [ $(RAW_WASM) -nt $(PKG)/visita_bg.wasm.br ]; then \
-		echo "wasm-bindgen + wasm-opt"; \
+	@if [ ! -f $(PKG)/$(BUNDLE)_bg.wasm.br ] || [ $(FRONT_TARGET)/$(BUNDLE).wasm -nt $(PKG)/$(BUNDLE)_bg.wasm.br ]; then \
+		echo "wasm-bindgen + wasm-opt: $(BUNDLE)"; \
 		rm -rf $(PKG).new && mkdir -p $(PKG).new; \
-		wasm-bindgen --target web --no-typescript --out-dir $(PKG).new --out-name visita $(RAW_WASM); \
+		wasm-bindgen --target web --no-typescript --out-dir $(PKG).new --out-name $(BUNDLE) $(FRONT_TARGET)/$(BUNDLE).wasm; \
 		wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-			$(PKG).new/visita_bg.wasm -o $(PKG).new/visita_bg.opt.wasm; \
-		mv $(PKG).new/visita_bg.opt.wasm $(PKG).new/visita_bg.wasm; \
-		brotli -f -q 11 $(PKG).new/visita_bg.wasm $(PKG).new/visita.js; \
-		gzip -f -k -9 $(PKG).new/visita_bg.wasm $(PKG).new/visita.js; \
+			$(PKG).new/$(BUNDLE)_bg.wasm -o $(PKG).new/$(BUNDLE)_bg.opt.wasm; \
+		mv $(PKG).new/$(BUNDLE)_bg.opt.wasm $(PKG).new/$(BUNDLE)_bg.wasm; \
+		brotli -f -q 11 $(PKG).new/$(BUNDLE)_bg.wasm $(PKG).new/$(BUNDLE).js; \
+		gzip -f -k -9 $(PKG).new/$(BUNDLE)_bg.wasm $(PKG).new/$(BUNDLE).js; \
 		cp $(PKG).new/* $(PKG)/ && rm -rf $(PKG).new; \
 	fi
-	@cp style/main.css $(PKG)/visita.css
-	@cp -r public/. $(SITE)/
-	@printf 'site: %s  wasm %s bytes (brotli %s)\n' "$(SITE)" \
-		"$$(stat -c %s $(PKG)/visita_bg.wasm)" "$$(stat -c %s $(PKG)/visita_bg.wasm.br)"
+	@printf '%s bundle: wasm %s bytes (brotli %s)\n' "$(BUNDLE)" \
+		"$$(stat -c %s $(PKG)/$(BUNDLE)_bg.wasm)" "$$(stat -c %s $(PKG)/$(BUNDLE)_bg.wasm.br)"
 
 run: build
 	VISITA_SITE_DIR=$(SITE) $(TARGET)/release/visita serve
@@ -96,6 +107,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy $(CARGO_FLAGS) --release -p app -p server --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(FRONT_TARGET) cargo clippy $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
+	CARGO_TARGET_DIR=$(FRONT_TARGET) cargo clippy $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release --features=staff -- -D warnings
 
 clean:
 	rm -rf $(SITE)

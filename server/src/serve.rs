@@ -45,12 +45,7 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
         .await
         .map_err(|e| CommandError::Invalid(format!("creating the first admin: {e}")))?;
 
-    if !config
-        .site_dir
-        .join("pkg")
-        .join(format!("{}_bg.wasm", app::BUNDLE_NAME))
-        .exists()
-    {
+    if state.assets.0.is_empty() {
         tracing::warn!(site_dir = %config.site_dir.display(), "no built site found: pages will not hydrate (run `make build`, or set VISITA_SITE_DIR)");
     }
     let sweeper = tokio::spawn(sweep_stale_sessions(state.accounts.clone()));

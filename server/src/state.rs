@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::consultations::ConsultationService;
 use crate::db::Db;
 use crate::realtime::Hub;
+use app::islands::AssetVersion;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub struct AppState {
     /// Turns true when the node shuts down: open sockets close.
     pub stop: watch::Receiver<bool>,
     pub leptos: LeptosOptions,
+    /// The built site's version, for asset URLs and their caching.
+    pub assets: AssetVersion,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             accounts: Arc::new(AccountService::new(db.clone(), &config)),
             consultations: Arc::new(ConsultationService::new(db.clone(), &config)),
             leptos: leptos_options(&config),
+            assets: crate::http::assets::site_version(&config.site_dir),
             config: Arc::new(config),
             db,
             hub,
@@ -47,7 +51,8 @@ impl FromRef<AppState> for LeptosOptions {
 /// variables: one source of truth for where the site lives.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name(app::BUNDLE_NAME)
+        // Unused: pages load their own bundle (app::islands::IslandScripts).
+        .output_name("visita")
         .site_root(config.site_dir.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.addr)

@@ -2,6 +2,7 @@
 //! language switch, and the page in large, plain type.
 
 use crate::i18n::{Key, Lang, t, use_lang};
+use crate::islands::{Bundle, IslandScripts};
 use leptos::prelude::*;
 
 /// Links to the same page in each language. They reload the page (no
@@ -34,8 +35,14 @@ pub fn LangSwitch() -> impl IntoView {
     .into_any()
 }
 
+/// The frame of pages for people who came in by link. It loads the patient
+/// bundle unless told otherwise (the clinician's own room loads the staff one).
 #[component]
-pub fn PatientFrame(#[prop(into)] clinic: String, children: Children) -> impl IntoView {
+pub fn PatientFrame(
+    #[prop(into)] clinic: String,
+    #[prop(default = Bundle::Patient)] bundle: Bundle,
+    children: Children,
+) -> impl IntoView {
     let lang = use_lang().get_untracked().code();
     view! {
         <leptos_meta::Html {..} lang=lang/>
@@ -46,6 +53,7 @@ pub fn PatientFrame(#[prop(into)] clinic: String, children: Children) -> impl In
         <main id="main" class="patient">
             {children()}
         </main>
+        <IslandScripts bundle/>
     }
     .into_any()
 }

@@ -5,8 +5,9 @@
 use crate::api::auth::{Logout, current_user};
 use crate::domain::{Principal, Role};
 use crate::error::AppError;
+use crate::islands::{Bundle, IslandScripts};
 use leptos::prelude::*;
-use leptos_router::components::{A, Redirect};
+use leptos_router::components::Redirect;
 
 /// Renders `children` with the signed-in principal, or redirects to `/login`.
 #[component]
@@ -37,12 +38,12 @@ where
                                 <header class="topbar">
                                     <a class="brand" href="/">"Visita"</a>
                                     <nav aria-label="Main">
-                                        <A href="/">"Dashboard"</A>
+                                        <a href="/">"Dashboard"</a>
                                         <Show when=move || is_admin>
-                                            <A href="/admin/users">"Users"</A>
-                                            <A href="/admin/queues">"Queues"</A>
+                                            <a href="/admin/users">"Users"</a>
+                                            <a href="/admin/queues">"Queues"</a>
                                         </Show>
-                                        <A href="/account/password">"My password"</A>
+                                        <a href="/account/password">"My password"</a>
                                     </nav>
                                     <div class="who">
                                         <span class="who-name">{principal.name.clone()}</span>
@@ -53,6 +54,7 @@ where
                                     </div>
                                 </header>
                                 <main id="main">{children(principal)}</main>
+                                <IslandScripts bundle=Bundle::Staff/>
                             }
                                 .into_any()
                         }

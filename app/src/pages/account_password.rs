@@ -10,22 +10,27 @@ use leptos_meta::Title;
 pub fn AccountPasswordPage() -> impl IntoView {
     view! {
         <Title text="My password — Visita"/>
-        <StaffShell children=|_principal| {
-            let change = ServerAction::<ChangeOwnPassword>::new();
-            view! {
-                <h1>"Change my password"</h1>
-                <p class="lead">"At least 12 characters. A few unrelated words make a strong password that is easy to remember."</p>
-                <ActionForm action=change attr:class="card stack">
-                    <label for="current">"Current password"</label>
-                    <input id="current" name="current" type="password" autocomplete="current-password" required/>
-                    <label for="new">"New password"</label>
-                    <input id="new" name="new" type="password" autocomplete="new-password" minlength="12" required/>
-                    <label for="confirm">"New password again"</label>
-                    <input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength="12" required/>
-                    <button type="submit" class="primary">"Change password"</button>
-                </ActionForm>
-                <ActionOutcome value=change.value() success="Your password has been changed. Your other sessions were signed out."/>
-            }
+        <StaffShell children=|_principal| view! {
+            <h1>"Change my password"</h1>
+            <p class="lead">"At least 12 characters. A few unrelated words make a strong password that is easy to remember."</p>
+            <ChangePasswordForm/>
         }/>
+    }
+}
+
+#[island]
+fn ChangePasswordForm() -> impl IntoView {
+    let change = ServerAction::<ChangeOwnPassword>::new();
+    view! {
+        <ActionForm action=change attr:class="card stack">
+            <label for="current">"Current password"</label>
+            <input id="current" name="current" type="password" autocomplete="current-password" required/>
+            <label for="new">"New password"</label>
+            <input id="new" name="new" type="password" autocomplete="new-password" minlength="12" required/>
+            <label for="confirm">"New password again"</label>
+            <input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength="12" required/>
+            <button type="submit" class="primary">"Change password"</button>
+        </ActionForm>
+        <ActionOutcome value=change.value() success="Your password has been changed. Your other sessions were signed out."/>
     }
 }

@@ -3,6 +3,7 @@
 use crate::api::queues::{CreateQueue, SetQueueMembers, list_queues};
 use crate::api::users::list_users;
 use crate::components::outcome::ActionOutcome;
+use crate::components::refresh::refreshed;
 use crate::components::staff_shell::StaffShell;
 use crate::consultation::QueueSummary;
 use crate::domain::UserSummary;
@@ -12,26 +13,38 @@ use leptos_meta::Title;
 #[component]
 pub fn AdminQueuesPage() -> impl IntoView {
     // Above the shell's <Suspense>, like every page's data.
-    let create = ServerAction::<CreateQueue>::new();
-    let members = ServerAction::<SetQueueMembers>::new();
-    let data = Resource::new(
-        move || (create.version().get(), members.version().get()),
-        |_| async { Ok::<_, crate::error::AppError>((list_queues().await?, list_users().await?)) },
-    );
+    let data = Resource::new(|| (), |_| queues_and_staff());
     view! {
         <Title text="Queues — Visita"/>
-        <StaffShell children=move |_| view! { <QueuesAdmin create members data/> }/>
+        <StaffShell children=move |_| view! {
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(data) => view! { <QueuesAdmin data/> }.into_any(),
+                        Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        }/>
     }
 }
 
 type QueuesAndStaff = (Vec<QueueSummary>, Vec<UserSummary>);
 
-#[component]
-fn QueuesAdmin(
-    create: ServerAction<CreateQueue>,
-    members: ServerAction<SetQueueMembers>,
-    data: Resource<Result<QueuesAndStaff, crate::error::AppError>>,
-) -> impl IntoView {
+async fn queues_and_staff() -> Result<QueuesAndStaff, crate::error::AppError> {
+    Ok((list_queues().await?, list_users().await?))
+}
+
+/// Live: a new queue or new members show at once.
+#[island]
+fn QueuesAdmin(data: QueuesAndStaff) -> impl IntoView {
+    let create = ServerAction::<CreateQueue>::new();
+    let members = ServerAction::<SetQueueMembers>::new();
+    let data = refreshed(
+        data,
+        move || create.version().get() + members.version().get(),
+        queues_and_staff,
+    );
     view! {
         <h1>"Queues"</h1>
         <section class="card" aria-labelledby="new-queue-heading">
@@ -44,18 +57,13 @@ fn QueuesAdmin(
             <ActionOutcome value=create.value() success="The queue has been added."/>
         </section>
         <ActionOutcome value=members.value() success="Saved."/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok((queues, users)) => queues
-                        .into_iter()
-                        .map(|queue| view! { <QueueCard queue users=users.clone() members/> })
-                        .collect_view()
-                        .into_any(),
-                    Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || {
+            let (queues, users) = data.get();
+            queues
+                .into_iter()
+                .map(|queue| view! { <QueueCard queue users=users.clone() members/> })
+                .collect_view()
+        }}
     }
     .into_any()
 }

@@ -3,6 +3,7 @@
 
 use crate::api::users::{CreateUser, ResetPassword, SetUserDisabled, list_users};
 use crate::components::outcome::ActionOutcome;
+use crate::components::refresh::refreshed;
 use crate::components::staff_shell::StaffShell;
 use crate::domain::{Role, UserSummary};
 use leptos::prelude::*;
@@ -10,37 +11,41 @@ use leptos_meta::Title;
 
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
-    // Actions and data live here, above the shell's <Suspense>: a resource
-    // created inside a suspended child can stall server rendering.
-    let create = ServerAction::<CreateUser>::new();
-    let set_disabled = ServerAction::<SetUserDisabled>::new();
-    let reset = ServerAction::<ResetPassword>::new();
-    let users = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                set_disabled.version().get(),
-                reset.version().get(),
-            )
-        },
-        |_| list_users(),
-    );
+    // Loaded here, above the shell's <Suspense>: a resource created inside a
+    // suspended child can stall server rendering.
+    let users = Resource::new(|| (), |_| list_users());
     view! {
         <Title text="Users — Visita"/>
-        <StaffShell children=move |principal| view! {
-            <UsersAdmin my_id=principal.user_id.0.clone() create set_disabled reset users/>
+        <StaffShell children=move |principal| {
+            let my_id = principal.user_id.0.clone();
+            view! {
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || {
+                        let my_id = my_id.clone();
+                        Suspend::new(async move {
+                            match users.await {
+                                Ok(users) => view! { <UsersAdmin my_id users/> }.into_any(),
+                                Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
+                            }
+                        })
+                    }}
+                </Suspense>
+            }
         }/>
     }
 }
 
-#[component]
-fn UsersAdmin(
-    my_id: String,
-    create: ServerAction<CreateUser>,
-    set_disabled: ServerAction<SetUserDisabled>,
-    reset: ServerAction<ResetPassword>,
-    users: Resource<Result<Vec<UserSummary>, crate::error::AppError>>,
-) -> impl IntoView {
+/// The whole page is live: the table follows the forms' changes.
+#[island]
+fn UsersAdmin(my_id: String, users: Vec<UserSummary>) -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let set_disabled = ServerAction::<SetUserDisabled>::new();
+    let reset = ServerAction::<ResetPassword>::new();
+    let users = refreshed(
+        users,
+        move || create.version().get() + set_disabled.version().get() + reset.version().get(),
+        list_users,
+    );
     view! {
         <h1>"Users"</h1>
         <section class="card" aria-labelledby="new-user-heading">
@@ -70,17 +75,7 @@ fn UsersAdmin(
             <h2 id="users-heading">"Staff accounts"</h2>
             <ActionOutcome value=set_disabled.value() success="Saved."/>
             <ActionOutcome value=reset.value() success="The new password is set. Their sessions were signed out."/>
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || {
-                    let my_id = my_id.clone();
-                    Suspend::new(async move {
-                        match users.await {
-                            Ok(list) => view! { <UsersTable users=list my_id set_disabled reset/> }.into_any(),
-                            Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
+            {move || view! { <UsersTable users=users.get() my_id=my_id.clone() set_disabled reset/> }}
         </section>
     }
 }

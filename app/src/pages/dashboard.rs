@@ -74,7 +74,7 @@ fn Board(
     .into_any()
 }
 
-#[component]
+#[island]
 fn NewConsultation(options: BookingOptions) -> impl IntoView {
     let create = ServerAction::<CreateConsultation>::new();
     let clinic_zone = options.timezone.clone();
@@ -172,7 +172,7 @@ fn LinkBox(link: String, testid: &'static str) -> impl IntoView {
     .into_any()
 }
 
-#[component]
+#[island]
 fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
     let list = RwSignal::new(first);
     let connected = use_live(
@@ -407,7 +407,7 @@ fn TranslationRequests(
     .into_any()
 }
 
-#[component]
+#[island]
 fn LiveTranslationRequests(first: Vec<crate::consultation::TranslationRequest>) -> impl IntoView {
     let list = RwSignal::new(first);
     let _connected = use_live(

@@ -4,11 +4,27 @@
 
 use crate::api::auth::Login;
 use crate::components::outcome::ActionOutcome;
+use crate::islands::{Bundle, IslandScripts};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    view! {
+        <leptos_meta::Html {..} lang="en"/>
+        <Title text="Sign in — Visita"/>
+        <main id="main" class="narrow">
+            <h1>"Sign in to Visita"</h1>
+            <p class="lead">"For hospital and clinic staff. Patients do not need an account: use the link you were sent."</p>
+            <LoginForm/>
+            <p class="hint">"Forgot your password? Your Visita administrator can set a new one for you."</p>
+        </main>
+        <IslandScripts bundle=Bundle::Staff/>
+    }
+}
+
+#[island]
+fn LoginForm() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     // Only the hydrated page can toggle this: the button has no meaning in
     // plain HTML, so it starts disabled and is enabled by the WASM.
@@ -17,11 +33,6 @@ pub fn LoginPage() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     view! {
-        <leptos_meta::Html {..} lang="en"/>
-        <Title text="Sign in — Visita"/>
-        <main id="main" class="narrow">
-            <h1>"Sign in to Visita"</h1>
-            <p class="lead">"For hospital and clinic staff. Patients do not need an account: use the link you were sent."</p>
             <ActionForm action=login attr:class="card stack" attr:aria-describedby="login-outcome">
                 <label for="email">"Email address"</label>
                 <input id="email" name="email" type="email" autocomplete="username" required autofocus/>
@@ -52,7 +63,5 @@ pub fn LoginPage() -> impl IntoView {
             <div id="login-outcome">
                 <ActionOutcome value=login.value() success="Signed in."/>
             </div>
-            <p class="hint">"Forgot your password? Your Visita administrator can set a new one for you."</p>
-        </main>
     }
 }

@@ -1,10 +1,16 @@
-//! One module per screen.
+//! One module per screen. Pages render on the server; their live parts are
+//! islands. Staff screens are compiled into the staff bundle only.
 
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod account_password;
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_queues;
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_users;
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod dashboard;
 pub mod invite;
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod login;
 pub mod not_found;
 pub mod room;

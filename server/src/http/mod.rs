@@ -2,6 +2,7 @@
 //! static files and operations endpoints, wrapped in the layers every request
 //! passes (session, CSRF, security headers, tracing).
 
+pub mod assets;
 pub mod client_ip;
 pub mod csrf;
 pub mod files;
@@ -30,7 +31,11 @@ pub fn router(state: AppState) -> Router {
         accounts: state.accounts.clone(),
         consultations: state.consultations.clone(),
     };
-    let provide = move || provide_context(services.clone());
+    let version = state.assets.clone();
+    let provide = move || {
+        provide_context(services.clone());
+        provide_context(version.clone());
+    };
 
     let pages = Router::new()
         .route("/healthz", get(health::healthz).with_state(state.clone()))
@@ -77,6 +82,10 @@ pub fn router(state: AppState) -> Router {
             session::attach,
         ))
         .layer(middleware::from_fn_with_state(trusted, csrf::guard))
+        .layer(middleware::from_fn_with_state(
+            state.assets.clone(),
+            assets::cache_control,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
