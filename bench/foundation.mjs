@@ -55,13 +55,16 @@ async function freePort() {
 
 // Bundle sizes.
 const pkg = join(SITE, 'pkg');
-const wasm = await readFile(join(pkg, 'visita_bg.wasm'));
-const js = await readFile(join(pkg, 'visita.js'));
-const wasmBr = (await stat(join(pkg, 'visita_bg.wasm.br'))).size;
-const jsBr = (await stat(join(pkg, 'visita.js.br'))).size;
+for (const bundle of ['patient', 'staff']) {
+  const wasm = await readFile(join(pkg, `${bundle}_bg.wasm`));
+  const js = await readFile(join(pkg, `${bundle}.js`));
+  const wasmBr = (await stat(join(pkg, `${bundle}_bg.wasm.br`))).size;
+  const jsBr = (await stat(join(pkg, `${bundle}.js.br`))).size;
+  const label = `${bundle} islands`.padEnd(16);
+  console.log(`${label} WASM              raw ${kib(wasm.length)}  brotli ${kib(wasmBr)}  gzip ${kib(gzipSync(wasm, { level: 9 }).length)}`);
+  console.log(`${label} JS glue           raw ${kib(js.length)}  brotli ${kib(jsBr)}`);
+}
 const css = (await stat(join(pkg, 'visita.css'))).size;
-console.log(`hydrate WASM                       raw ${kib(wasm.length)}  brotli ${kib(wasmBr)}  gzip ${kib(gzipSync(wasm, { level: 9 }).length)}`);
-console.log(`hydrate JS glue                    raw ${kib(js.length)}  brotli ${kib(jsBr)}`);
 console.log(`stylesheet                         raw ${kib(css)}`);
 console.log(`server binary                      ${kib((await stat(BIN)).size)}`);
 
@@ -97,8 +100,8 @@ try {
 
   await timeRequests('GET /healthz', 500, () => fetch(`${url}/healthz`));
   await timeRequests('GET /login (SSR)', 300, () => fetch(`${url}/login`));
-  await timeRequests('GET /pkg/visita_bg.wasm (br)', 50, () =>
-    fetch(`${url}/pkg/visita_bg.wasm`, { headers: { 'accept-encoding': 'br' } }),
+  await timeRequests('GET /pkg/patient_bg.wasm (br)', 50, () =>
+    fetch(`${url}/pkg/patient_bg.wasm`, { headers: { 'accept-encoding': 'br' } }),
   );
   const form = () =>
     fetch(`${url}/api/login`, {

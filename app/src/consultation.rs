@@ -458,8 +458,10 @@ impl Attachment {
 
     /// `1.2 MB`, `340 KB`.
     pub fn size_label(&self) -> String {
+        // Integer arithmetic: float formatting would weigh on the WASM.
         if self.size >= 1_000_000 {
-            format!("{:.1} MB", self.size as f64 / 1_000_000.0)
+            let tenths = self.size.div_ceil(100_000);
+            format!("{}.{} MB", tenths / 10, tenths % 10)
         } else {
             format!("{} KB", self.size.div_ceil(1000))
         }

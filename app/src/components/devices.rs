@@ -4,6 +4,7 @@
 //! as soon as we know they work.
 
 use crate::i18n::{Key, t};
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,27 +30,23 @@ pub fn DeviceCheck() -> impl IntoView {
     view! {
         <section class="devices card" aria-live="polite" data-testid="device-check">
             {move || match status.get() {
-                DeviceStatus::Checking => view! { <p>{t(Key::DevicesChecking)}</p> }.into_any(),
+                DeviceStatus::Checking => EitherOf4::A(view! { <p>{t(Key::DevicesChecking)}</p> }),
                 DeviceStatus::Ready => {
-                    view! { <p class="notice success" data-state="ready">{t(Key::DevicesReady)}</p> }.into_any()
+                    EitherOf4::B(view! { <p class="notice success" data-state="ready">{t(Key::DevicesReady)}</p> })
                 }
-                DeviceStatus::Blocked => {
-                    view! {
-                        <p class="notice error" data-state="blocked">{t(Key::DevicesBlocked)}</p>
-                        <p>{t(Key::DevicesBlockedHelp)}</p>
-                        <button type="button" class="secondary big" on:click=move |_| attempt.update(|n| *n += 1)>
-                            {t(Key::DevicesRetry)}
-                        </button>
-                    }
-                        .into_any()
-                }
+                DeviceStatus::Blocked => EitherOf4::C(view! {
+                    <p class="notice error" data-state="blocked">{t(Key::DevicesBlocked)}</p>
+                    <p>{t(Key::DevicesBlockedHelp)}</p>
+                    <button type="button" class="secondary big" on:click=move |_| attempt.update(|n| *n += 1)>
+                        {t(Key::DevicesRetry)}
+                    </button>
+                }),
                 DeviceStatus::Missing => {
-                    view! { <p class="notice" data-state="missing">{t(Key::DevicesMissing)}</p> }.into_any()
+                    EitherOf4::D(view! { <p class="notice" data-state="missing">{t(Key::DevicesMissing)}</p> })
                 }
             }}
         </section>
     }
-    .into_any()
 }
 
 #[cfg(feature = "hydrate")]

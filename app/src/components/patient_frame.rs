@@ -2,7 +2,7 @@
 //! language switch, and the page in large, plain type.
 
 use crate::i18n::{Key, Lang, t, use_lang};
-use crate::islands::{Bundle, IslandScripts};
+use crate::islands::{Live, PageScripts};
 use leptos::prelude::*;
 
 /// Links to the same page in each language. They reload the page (no
@@ -35,12 +35,13 @@ pub fn LangSwitch() -> impl IntoView {
     .into_any()
 }
 
-/// The frame of pages for people who came in by link. It loads the patient
-/// bundle unless told otherwise (the clinician's own room loads the staff one).
+/// The frame of pages for people who came in by link (and of the
+/// clinician's room). `live` says what runs in the browser: nothing unless
+/// told.
 #[component]
 pub fn PatientFrame(
     #[prop(into)] clinic: String,
-    #[prop(default = Bundle::Patient)] bundle: Bundle,
+    #[prop(default = Live::Static)] live: Live,
     children: Children,
 ) -> impl IntoView {
     let lang = use_lang().get_untracked().code();
@@ -53,7 +54,7 @@ pub fn PatientFrame(
         <main id="main" class="patient">
             {children()}
         </main>
-        <IslandScripts bundle/>
+        <PageScripts live/>
     }
     .into_any()
 }

@@ -5,7 +5,7 @@
 use crate::api::auth::{Logout, current_user};
 use crate::domain::{Principal, Role};
 use crate::error::AppError;
-use crate::islands::{Bundle, IslandScripts};
+use crate::islands::{Bundle, Live, PageScripts};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
@@ -54,7 +54,7 @@ where
                                     </div>
                                 </header>
                                 <main id="main">{children(principal)}</main>
-                                <IslandScripts bundle=Bundle::Staff/>
+                                <PageScripts live=Live::Islands(Bundle::Staff)/>
                             }
                                 .into_any()
                         }

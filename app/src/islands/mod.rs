@@ -8,7 +8,7 @@
 //! - `staff`: those plus the clinician's and the administrator's islands
 //!   (built with the `staff` feature of `app`).
 //!
-//! The frame of each page ([`IslandScripts`]) says which bundle it loads.
+//! The frame of each page says what it needs ([`PageScripts`]).
 
 use leptos::prelude::*;
 
@@ -46,17 +46,54 @@ pub fn asset_url(file: &str) -> String {
 }
 
 const LOADER: &str = include_str!("loader.js");
+const AHEAD: &str = include_str!("ahead.js");
 
-/// Loads `bundle` and wakes the page's islands. Rendered once by each page
-/// frame (at the end of the page: the HTML is usable before it runs).
+/// What a page does in the browser once its HTML is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live {
+    /// Load the bundle and wake the page's islands.
+    Islands(Bundle),
+    /// No islands here, but the next page wants the bundle: download it
+    /// now, and send forms marked `data-ahead` in the background meanwhile
+    /// (the invite page and its join button; see `ahead.js`).
+    Ahead(Bundle),
+    /// Nothing to run.
+    Static,
+}
+
+/// Rendered once by each page frame, at the end of the page (the HTML is
+/// usable before it runs). Every page ends with `data-hydrated="true"` on
+/// the body once its live parts, if any, are awake.
 #[component]
-pub fn IslandScripts(bundle: Bundle) -> impl IntoView {
-    let js = asset_url(&format!("{}.js", bundle.stem()));
-    let wasm = asset_url(&format!("{}_bg.wasm", bundle.stem()));
-    let start = format!("{LOADER}({js:?}, {wasm:?});");
-    view! {
-        <link rel="modulepreload" href=js/>
-        <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin=""/>
-        <script type="module" inner_html=start></script>
+pub fn PageScripts(live: Live) -> impl IntoView {
+    let files = |bundle: Bundle| {
+        (
+            asset_url(&format!("{}.js", bundle.stem())),
+            asset_url(&format!("{}_bg.wasm", bundle.stem())),
+        )
+    };
+    const MARK: &str = "document.body.dataset.hydrated = 'true';";
+    match live {
+        Live::Islands(bundle) => {
+            let (js, wasm) = files(bundle);
+            let start = format!("{LOADER}({js:?}, {wasm:?});");
+            view! {
+                <link rel="modulepreload" href=js/>
+                <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin=""/>
+                <script type="module" inner_html=start></script>
+            }
+            .into_any()
+        }
+        Live::Ahead(bundle) => {
+            let (js, wasm) = files(bundle);
+            let start = format!("{AHEAD}({js:?}, {wasm:?});");
+            view! {
+                <link rel="preload" href=js.clone() r#as="fetch" crossorigin=""/>
+                <link rel="preload" href=wasm.clone() r#as="fetch" crossorigin=""/>
+                <script inner_html=start></script>
+            }
+            .into_any()
+        }
+        Live::Static => view! { <script inner_html=MARK></script> }.into_any(),
     }
 }

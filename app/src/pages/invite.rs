@@ -9,7 +9,9 @@ use crate::components::patient_frame::{PatientFrame, lang_from_query, set_status
 use crate::consultation::{DeadLink, InviteOutcome, InvitePreview};
 use crate::error::AppError;
 use crate::i18n::{Key, provide_lang, t, t_with};
+use crate::islands::{Bundle, Live};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
@@ -46,13 +48,15 @@ pub fn InvitePage() -> impl IntoView {
 
 #[component]
 fn Invitation(preview: InvitePreview, token: String) -> impl IntoView {
-    let join = ServerAction::<Join>::new();
-    let lang = crate::i18n::use_lang();
+    let lang = crate::i18n::use_lang().get_untracked().code();
     let clinician = preview.clinician.clone();
     let when = preview.when.clone();
     view! {
         <Title text=t(Key::PageTitle)/>
-        <PatientFrame clinic=preview.clinic.clone()>
+        // No islands here (the join button is a plain form); the waiting
+        // room's bundle downloads while the patient reads, and joining
+        // overlaps with it.
+        <PatientFrame clinic=preview.clinic.clone() live=Live::Ahead(Bundle::Patient)>
             <h1>{t(Key::InviteTitle)}</h1>
             <div class="card big">
                 <p class="with-whom">
@@ -67,19 +71,14 @@ fn Invitation(preview: InvitePreview, token: String) -> impl IntoView {
                     }}
                 </p>
                 <p class="hint">{t(Key::InvitePrepare)}</p>
-                <ActionForm action=join attr:class="join-form">
+                // A plain form: the server answers with the waiting room (or,
+                // if the link died meanwhile, sends them back to this page,
+                // which then says so).
+                <form method="post" action=Join::url() class="join-form" data-ahead="">
                     <input type="hidden" name="token" value=token/>
-                    <input type="hidden" name="lang" value=move || lang.get().code()/>
-                    <button type="submit" class="primary huge" id="join" disabled=move || join.pending().get()>
-                        {t(Key::InviteJoin)}
-                    </button>
-                </ActionForm>
-                {move || {
-                    join.value()
-                        .get()
-                        .and_then(Result::err)
-                        .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
-                }}
+                    <input type="hidden" name="lang" value=lang/>
+                    <button type="submit" class="primary huge" id="join">{t(Key::InviteJoin)}</button>
+                </form>
             </div>
         </PatientFrame>
     }

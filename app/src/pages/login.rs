@@ -4,7 +4,7 @@
 
 use crate::api::auth::Login;
 use crate::components::outcome::ActionOutcome;
-use crate::islands::{Bundle, IslandScripts};
+use crate::islands::{Bundle, Live, PageScripts};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -19,7 +19,7 @@ pub fn LoginPage() -> impl IntoView {
             <LoginForm/>
             <p class="hint">"Forgot your password? Your Visita administrator can set a new one for you."</p>
         </main>
-        <IslandScripts bundle=Bundle::Staff/>
+        <PageScripts live=Live::Islands(Bundle::Staff)/>
     }
 }
 

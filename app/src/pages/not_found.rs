@@ -13,6 +13,6 @@ pub fn NotFoundPage() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p>"This address does not exist in Visita. Check the link, or go to the "<a href="/">"start page"</a>"."</p>
         </main>
-        <crate::islands::IslandScripts bundle=crate::islands::Bundle::Patient/>
+        <crate::islands::PageScripts live=crate::islands::Live::Static/>
     }
 }

@@ -7,6 +7,7 @@ pub mod client_ip;
 pub mod csrf;
 pub mod files;
 pub mod health;
+pub mod panics;
 pub mod session;
 
 use crate::state::AppState;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         ))
         // Pages and JSON are compressed on the fly (brotli or gzip, as the
         // browser offers); static files are already stored compressed.
+        .layer(middleware::from_fn(panics::catch))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

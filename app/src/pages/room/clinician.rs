@@ -175,7 +175,9 @@ fn NotesEditor(consultation: String, text: String) -> impl IntoView {
     let save = ServerAction::<SaveNotes>::new();
     let draft = RwSignal::new(text);
     let dirty = RwSignal::new(false);
-    let pending_save = StoredValue::new_local(None::<TimeoutHandle>);
+    // Not `new_local`: on the server a local value dropped by another thread
+    // panics (the page is rendered across tokio worker threads).
+    let pending_save = StoredValue::new(None::<TimeoutHandle>);
     let key = consultation.clone();
     let save_now = move || {
         dirty.set(false);

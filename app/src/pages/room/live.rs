@@ -54,7 +54,6 @@ pub fn LiveNotices(feed: RoomFeed) -> impl IntoView {
         </Show>
         {move || feed.refused.get().map(|m| view! { <p class="notice error" role="alert">{m}</p> })}
     }
-    .into_any()
 }
 
 /// The consultation: video slot, who is here, the chat. The clinician's
@@ -119,5 +118,4 @@ pub fn InRoom(
             {aside}
         </div>
     }
-    .into_any()
 }

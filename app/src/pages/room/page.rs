@@ -10,7 +10,7 @@ use crate::components::patient_frame::{PatientFrame, lang_from_query, set_status
 use crate::consultation::{ChatMessage, RoomState};
 use crate::error::AppError;
 use crate::i18n::{Key, provide_lang, t};
-use crate::islands::Bundle;
+use crate::islands::{Bundle, Live};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -64,7 +64,7 @@ pub fn RoomPage() -> impl IntoView {
                         };
                         view! {
                             <Title text=t(Key::PageTitle)/>
-                            <PatientFrame clinic bundle>{island}</PatientFrame>
+                            <PatientFrame clinic live=Live::Islands(bundle)>{island}</PatientFrame>
                         }
                             .into_any()
                     }

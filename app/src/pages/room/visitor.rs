@@ -7,6 +7,7 @@ use crate::api::consultations::{Leave, Rejoin};
 use crate::components::devices::DeviceCheck;
 use crate::consultation::{ChatMessage, ParticipantRole, ParticipantState, RoomState};
 use crate::i18n::{Key, Lang, provide_lang, t, t_with};
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +40,10 @@ pub fn VisitorRoom(room: RoomState, chat: Vec<ChatMessage>, lang: Lang) -> impl 
     view! {
         <LiveNotices feed/>
         {move || match place.get() {
-            Place::Waiting => view! { <WaitingRoom feed/> }.into_any(),
-            Place::Left => view! { <LeftWaitingRoom/> }.into_any(),
-            Place::Ended => view! { <Ended/> }.into_any(),
-            Place::InRoom => view! { <InRoom feed/> }.into_any(),
+            Place::Waiting => EitherOf4::A(view! { <WaitingRoom feed/> }),
+            Place::Left => EitherOf4::B(view! { <LeftWaitingRoom/> }),
+            Place::Ended => EitherOf4::C(view! { <Ended/> }),
+            Place::InRoom => EitherOf4::D(view! { <InRoom feed/> }),
         }}
     }
 }
@@ -82,7 +83,6 @@ fn WaitingRoom(feed: RoomFeed) -> impl IntoView {
             <button type="submit" class="secondary big" id="leave">{t(Key::WaitingLeave)}</button>
         </ActionForm>
     }
-    .into_any()
 }
 
 #[component]
@@ -101,7 +101,6 @@ fn LeftWaitingRoom() -> impl IntoView {
                 .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
         }}
     }
-    .into_any()
 }
 
 #[component]
@@ -110,5 +109,4 @@ fn Ended() -> impl IntoView {
         <h1 data-testid="ended">{t(Key::EndedTitle)}</h1>
         <p class="lead big">{t(Key::EndedBody)}</p>
     }
-    .into_any()
 }
