@@ -268,3 +268,42 @@ test('forged and unknown links show a plain page and leak nothing', async () => 
   }
   await context.close();
 });
+
+test('joining works without JavaScript, and a link that dies before the click says so', async () => {
+  const doctorContext = await browser.newContext();
+  const doctor = await doctorContext.newPage();
+  await signIn(doctor, visita.url, DOCTOR);
+  await doctor.waitForURL(`${visita.url}/`);
+
+  // No JavaScript at all: plain forms all the way to the waiting room and out.
+  const plainLink = await bookAsDoctor(doctor, 'Plain Patient', 'en');
+  const plainContext = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await plainContext.newPage();
+  await plain.goto(plainLink);
+  await plain.getByRole('button', { name: 'Join the waiting room' }).click();
+  await plain.waitForURL(/\/room\//);
+  assert.equal(await plain.getByTestId('waiting-title').innerText(), 'You are in the waiting room');
+  await plain.getByRole('button', { name: 'Leave the waiting room' }).click();
+  await plain.getByTestId('left-title').waitFor();
+  await plainContext.close();
+
+  // With JavaScript, the join is sent in the background; if the link was
+  // replaced meanwhile, the patient lands on the plain dead-link page.
+  const link = await bookAsDoctor(doctor, 'Late Patient', 'en');
+  const patientContext = await browser.newContext();
+  const patient = await patientContext.newPage();
+  await patient.goto(link);
+  await hydrated(patient);
+  await doctor.goto(`${visita.url}/`);
+  await hydrated(doctor);
+  await doctor
+    .locator('li.day-line[data-patient="Late Patient"]')
+    .getByRole('button', { name: 'New link for the patient' })
+    .click();
+  await doctor.getByTestId('reissued-link').waitFor();
+  await patient.getByRole('button', { name: 'Join the waiting room' }).click();
+  await patient.getByTestId('dead-link').waitFor({ timeout: 10_000 });
+  assert.match(new URL(patient.url()).pathname, /^\/j\//, 'still on the link, not in a room');
+  await patientContext.close();
+  await doctorContext.close();
+});

@@ -12,8 +12,8 @@ use app::consultation::{ConsultationId, MessageId, ParticipantState, QueueId, Ro
 use app::realtime::{ClientMsg, MAX_CLIENT_FRAME, ServerMsg};
 use app::ssr::{ClientInfo, Consultations, CurrentSession, CurrentVisitor};
 use axum::Extension;
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
@@ -26,9 +26,18 @@ const RECHECK_EVERY: Duration = Duration::from_secs(60);
 /// Keeps proxies from closing an idle socket.
 const PING_EVERY: Duration = Duration::from_secs(25);
 
+/// `/ws?first=<JSON array of requests>`: what the page watches, said in the
+/// handshake so the first answer comes one round trip sooner (it matters on
+/// a slow line). The same requests can also be sent as messages.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Opening {
+    first: Option<String>,
+}
+
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    Query(opening): Query<Opening>,
     headers: HeaderMap,
     session: Option<Extension<CurrentSession>>,
     visitor: Option<Extension<CurrentVisitor>>,
@@ -49,6 +58,17 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    let first: Vec<ClientMsg> = match opening.first.as_deref() {
+        None => Vec::new(),
+        Some(text) if text.len() <= MAX_CLIENT_FRAME => match serde_json::from_str(text) {
+            Ok(requests) => requests,
+            Err(_) => {
+                return (StatusCode::BAD_REQUEST, "This request was not understood.")
+                    .into_response();
+            }
+        },
+        Some(_) => return (StatusCode::BAD_REQUEST, "Too many requests at once.").into_response(),
+    };
     let client = client.map(|Extension(c)| c).unwrap_or_default();
     ws.max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
@@ -62,7 +82,7 @@ pub async fn upgrade(
                 watching_translations: false,
                 watching: None,
             };
-            connection.run(socket).await;
+            connection.run(socket, first).await;
         })
 }
 
@@ -91,8 +111,14 @@ enum Step {
 }
 
 impl Connection {
-    async fn run(&mut self, mut socket: WebSocket) {
+    async fn run(&mut self, mut socket: WebSocket, first: Vec<ClientMsg>) {
         let mut changes = self.state.hub.subscribe();
+        for request in first {
+            let outgoing = self.on_message(request).await;
+            if !send_all(&mut socket, outgoing).await {
+                return;
+            }
+        }
         let mut stop = self.state.stop.clone();
         let mut recheck = tokio::time::interval(RECHECK_EVERY);
         recheck.tick().await;
@@ -184,9 +210,13 @@ impl Connection {
     }
 
     async fn on_request(&mut self, text: &str) -> Vec<ServerMsg> {
-        let Ok(request) = serde_json::from_str::<ClientMsg>(text) else {
-            return vec![refused("This request was not understood. Reload the page.")];
-        };
+        match serde_json::from_str::<ClientMsg>(text) {
+            Ok(request) => self.on_message(request).await,
+            Err(_) => vec![refused("This request was not understood. Reload the page.")],
+        }
+    }
+
+    async fn on_message(&mut self, request: ClientMsg) -> Vec<ServerMsg> {
         match request {
             ClientMsg::Ping => vec![ServerMsg::Pong],
             ClientMsg::WatchQueues => {
@@ -252,21 +282,15 @@ impl Connection {
         match change {
             Change::Translations => {
                 if self.watching_translations {
-                    out.extend(
-                        self.on_request(&ClientMsg::WatchTranslations.to_json())
-                            .await,
-                    );
+                    out.extend(self.on_message(ClientMsg::WatchTranslations).await);
                 }
             }
             Change::Resync => {
                 if self.watching_translations {
-                    out.extend(
-                        self.on_request(&ClientMsg::WatchTranslations.to_json())
-                            .await,
-                    );
+                    out.extend(self.on_message(ClientMsg::WatchTranslations).await);
                 }
                 if self.watching_queues.is_some() {
-                    out.extend(self.on_request(&ClientMsg::WatchQueues.to_json()).await);
+                    out.extend(self.on_message(ClientMsg::WatchQueues).await);
                 }
                 if let Some(watched) = self.watching.take() {
                     out.extend(self.watch(watched.id, None).await);
