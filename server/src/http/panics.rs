@@ -37,10 +37,14 @@ mod tests {
     use axum::routing::get;
     use tower::ServiceExt;
 
+    async fn broken() -> &'static str {
+        panic!("a bug")
+    }
+
     #[tokio::test]
     async fn a_panicking_handler_answers_500() {
         let app = Router::new()
-            .route("/boom", get(|| async { panic!("bug") }))
+            .route("/boom", get(broken))
             .layer(axum::middleware::from_fn(super::catch));
         let response = app
             .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
