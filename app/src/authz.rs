@@ -49,6 +49,8 @@ pub enum Action {
     ChangeOwnPassword,
     /// Create, rename queues and say who works in them.
     ManageQueues,
+    /// Create translator organisations and say who belongs to them.
+    ManageTranslators,
     /// See a queue's day list (names, times, who waits).
     ViewQueue,
     /// Book a consultation in a queue.
@@ -125,9 +127,13 @@ fn staff_may(who: &Principal, action: Action, resource: &Resource) -> bool {
     let is_admin = who.has_role(Role::Admin);
     match (action, resource) {
         (Action::ViewDashboard, Resource::System) => !who.roles.is_empty(),
-        (Action::ListUsers | Action::CreateUser | Action::ManageQueues, Resource::System) => {
-            is_admin
-        }
+        (
+            Action::ListUsers
+            | Action::CreateUser
+            | Action::ManageQueues
+            | Action::ManageTranslators,
+            Resource::System,
+        ) => is_admin,
         // An admin may not lock themselves out by disabling their own account.
         (Action::DisableUser, Resource::User(target)) => is_admin && *target != who.user_id,
         // Setting one's own password goes through ChangeOwnPassword, which asks

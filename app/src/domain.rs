@@ -112,7 +112,19 @@ pub struct UserSummary {
     pub created_at: String,
     #[serde(default)]
     pub queues: Vec<crate::consultation::QueueId>,
+    /// What their translator organisations cover.
     #[serde(default)]
+    pub languages: Vec<String>,
+    /// The translator organisations they belong to (ids).
+    #[serde(default)]
+    pub translator_orgs: Vec<String>,
+}
+
+/// A translator organisation: who it is and which languages it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranslatorOrgSummary {
+    pub id: String,
+    pub name: String,
     pub languages: Vec<String>,
 }
 
@@ -123,9 +135,6 @@ pub struct NewUser {
     pub name: String,
     pub roles: Vec<Role>,
     pub password: String,
-    /// For translators: the languages they translate.
-    #[serde(default)]
-    pub languages: Vec<String>,
 }
 
 /// A field-level problem, phrased for the person who typed the value.
@@ -167,7 +176,6 @@ impl NewUser {
         }
         self.roles.sort();
         self.roles.dedup();
-        self.languages = parse_languages(&self.languages.join(","))?;
         check_password_strength(&self.password).map_err(|m| FieldError::new("password", m))?;
         Ok(self)
     }
@@ -282,14 +290,17 @@ mod tests {
             name: " Greg House ".into(),
             roles: vec![Role::Doctor, Role::Doctor],
             password: "a long enough password".into(),
-            languages: vec![" FR".into(), "ar".into(), "fr".into()],
         }
         .validate()
         .unwrap();
         assert_eq!(user.email, "dr.house@hospital.org");
         assert_eq!(user.name, "Greg House");
         assert_eq!(user.roles, vec![Role::Doctor]);
-        assert_eq!(user.languages, vec!["fr", "ar"]);
+        assert_eq!(
+            parse_languages(" FR, ar,fr").unwrap(),
+            vec!["fr", "ar"],
+            "trimmed, lower case, once each"
+        );
         assert!(parse_languages("french").is_err());
         assert!(parse_languages("fr;drop").is_err());
 

@@ -48,6 +48,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::login::LoginPage/>
                 <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/queues") view=pages::admin_queues::AdminQueuesPage ssr=SsrMode::Async/>
+                <Route
+                    path=path!("/admin/translators")
+                    view=pages::admin_translators::AdminTranslatorsPage
+                    ssr=SsrMode::Async
+                />
                 <Route path=path!("/j/:token") view=pages::invite::InvitePage ssr=SsrMode::Async/>
                 <Route path=path!("/room/:id") view=pages::room::RoomPage ssr=SsrMode::Async/>
                 <Route

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createStaff, hydrated, launchBrowser, signIn, startVisita } from './support.mjs';
+import { ADMIN, createStaff, hydrated, launchBrowser, signIn, startVisita } from './support.mjs';
 
 const DOCTOR = { email: 'dr.house@clinic.test', name: 'Gregory House', role: 'doctor', password: 'doctor password 12345' };
 const TRANSLATOR = {
@@ -17,7 +17,6 @@ const TRANSLATOR = {
   name: 'Amal Haddad',
   role: 'translator',
   password: 'translator password 123',
-  languages: 'ar, fr',
 };
 const PATIENT = 'Zoë Ñúñez-Петрова';
 // A 1×1 PNG: what the patient photographs.
@@ -137,6 +136,32 @@ test('book, wait, admit live, chat both ways, close', async () => {
   });
   await patient.getByRole('button', { name: 'Envoyer le fichier' }).click();
   await patient.getByText('This kind of file cannot be sent').waitFor();
+
+  // The administrator puts the translator in an organisation that covers
+  // Arabic and French (the admin page, as hospital IT would).
+  const adminContext = await browser.newContext();
+  const admin = await adminContext.newPage();
+  await signIn(admin, visita.url, ADMIN);
+  await admin.waitForURL(`${visita.url}/`);
+  await admin.getByRole('link', { name: 'Translators' }).click();
+  await admin.waitForURL(`${visita.url}/admin/translators`);
+  await hydrated(admin);
+  await admin.getByTestId('no-orgs').waitFor();
+  await admin.getByLabel('Name (an interpreting service, a team)').fill('Interprètes du Rhône');
+  await admin.getByLabel('Languages it covers').fill('ar, fr');
+  await admin.getByRole('button', { name: 'Add the organisation' }).click();
+  await admin.getByText('The organisation has been added.').waitFor();
+  const org = admin.locator('section[data-org="Interprètes du Rhône"]');
+  await org.getByText('Languages: ar, fr').waitFor();
+  await org.getByLabel(TRANSLATOR.name).check();
+  await org.getByRole('button', { name: 'Save the members' }).click();
+  await admin.getByText('Saved.').waitFor();
+  // A bad language code is refused in plain words.
+  await admin.getByLabel('Name (an interpreting service, a team)').fill('Nowhere');
+  await admin.getByLabel('Languages it covers').fill('klingon!');
+  await admin.getByRole('button', { name: 'Add the organisation' }).click();
+  await admin.getByText('is not a language code like fr, ar or pt-br').waitFor();
+  await adminContext.close();
 
   // A translator is asked for; they see the request live, accept, and join.
   await signIn(translator, visita.url, TRANSLATOR);

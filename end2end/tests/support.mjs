@@ -135,11 +135,11 @@ async function adminCookie(url) {
 }
 
 /** Creates a staff account through the admin's server function. */
-export async function createStaff(url, { email, name, role, password, languages = '' }) {
+export async function createStaff(url, { email, name, role, password }) {
   const response = await fetch(`${url}/api/users/create`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: await adminCookie(url) },
-    body: new URLSearchParams({ email, name, role, password, languages }),
+    body: new URLSearchParams({ email, name, role, password }),
   });
   if (!response.ok) throw new Error(`creating ${email} failed: ${response.status} ${await response.text()}`);
 }

@@ -6,9 +6,9 @@ use crate::auth::cookie::SessionCookie;
 use crate::auth::rate_limit::{FailureLimiter, Policy};
 use crate::auth::{password, token};
 use crate::config::Config;
-use crate::db::{AuditEntry, Db, DbError, UserRow};
+use crate::db::{AuditEntry, Db, DbError, TranslatorOrgRow, UserRow};
 use app::consultation::{QueueId, QueueSummary};
-use app::domain::{NewUser, Principal, Role, UserId, UserSummary};
+use app::domain::{NewUser, Principal, Role, TranslatorOrgSummary, UserId, UserSummary};
 use app::error::AppError;
 use app::ssr::{Accounts, ClientInfo, CookieUpdate, CurrentSession};
 use async_trait::async_trait;
@@ -85,7 +85,6 @@ impl AccountService {
             name: "Administrator".into(),
             roles: vec![Role::Admin],
             password: chosen,
-            languages: Vec::new(),
         }
         .validate()?;
         match self.create_user_unchecked(user, None, None).await {
@@ -130,12 +129,6 @@ impl AccountService {
                 }
                 other => internal(other),
             })?;
-        if !user.languages.is_empty() {
-            self.db
-                .set_user_languages(&row.key(), &user.languages)
-                .await
-                .map_err(internal)?;
-        }
         self.audit(actor, "user.create", Some(row.email.clone()), client, "ok")
             .await;
         Ok(summary(&row))
@@ -439,6 +432,77 @@ impl Accounts for AccountService {
             .await
     }
 
+    async fn list_translator_orgs(
+        &self,
+        actor: &Principal,
+    ) -> Result<Vec<TranslatorOrgSummary>, AppError> {
+        let rows = self.db.all_translator_orgs().await.map_err(internal)?;
+        self.audit(Some(actor), "translator_org.list", None, None, "ok")
+            .await;
+        Ok(rows.into_iter().map(org_summary).collect())
+    }
+
+    async fn create_translator_org(
+        &self,
+        actor: &Principal,
+        name: &str,
+        languages: &[String],
+        client: &ClientInfo,
+    ) -> Result<TranslatorOrgSummary, AppError> {
+        let row = self
+            .db
+            .create_translator_org(name, languages)
+            .await
+            .map_err(|e| match e {
+                DbError::Duplicate(_) => AppError::Conflict(format!(
+                    "A translator organisation named {name} already exists."
+                )),
+                other => internal(other),
+            })?;
+        let created = org_summary(row);
+        self.audit(
+            Some(actor),
+            "translator_org.create",
+            Some(format!(
+                "translator_org:{} {}",
+                created.id,
+                languages.join(",")
+            )),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok(created)
+    }
+
+    async fn set_translator_org_members(
+        &self,
+        actor: &Principal,
+        org: &str,
+        members: &[UserId],
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        if !self.db.translator_org_exists(org).await.map_err(internal)? {
+            return Err(AppError::NotFound(
+                "This translator organisation does not exist.".into(),
+            ));
+        }
+        let keys: Vec<String> = members.iter().map(|m| m.0.clone()).collect();
+        self.db
+            .set_translator_org_members(org, &keys)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            Some(actor),
+            "translator_org.members",
+            Some(format!("translator_org:{org} ({} people)", keys.len())),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok(())
+    }
+
     async fn set_disabled(
         &self,
         actor: &Principal,
@@ -569,6 +633,19 @@ fn summary(user: &UserRow) -> UserSummary {
             .map(|q| QueueId(crate::db::record_key(q)))
             .collect(),
         languages: user.languages.clone(),
+        translator_orgs: user
+            .translator_orgs
+            .iter()
+            .map(crate::db::record_key)
+            .collect(),
+    }
+}
+
+fn org_summary(row: TranslatorOrgRow) -> TranslatorOrgSummary {
+    TranslatorOrgSummary {
+        id: crate::db::record_key(&row.id),
+        name: row.name,
+        languages: row.languages,
     }
 }
 

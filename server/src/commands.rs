@@ -81,7 +81,6 @@ impl AdminTask {
                     name: args.name,
                     roles,
                     password,
-                    languages: Vec::new(),
                 }
                 .validate()
                 .map_err(|e| CommandError::Invalid(format!("--{}: {}", e.field, e.message)))?;

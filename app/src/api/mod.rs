@@ -7,4 +7,5 @@ pub mod auth;
 pub mod chat;
 pub mod consultations;
 pub mod queues;
+pub mod translators;
 pub mod users;

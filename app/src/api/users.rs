@@ -27,7 +27,6 @@ pub async fn create_user(
     name: String,
     role: String,
     password: String,
-    #[server(default)] languages: String,
 ) -> Result<UserSummary, AppError> {
     use crate::authz::{Action, Resource, authorize};
     use crate::domain::{NewUser, Role};
@@ -44,7 +43,6 @@ pub async fn create_user(
                 name,
                 roles: vec![role],
                 password,
-                languages: vec![languages],
             }
             .validate()?;
             let actor = ctx.require_session()?.principal.clone();

@@ -42,6 +42,7 @@ where
                                         <Show when=move || is_admin>
                                             <a href="/admin/users">"Users"</a>
                                             <a href="/admin/queues">"Queues"</a>
+                                            <a href="/admin/translators">"Translators"</a>
                                         </Show>
                                         <a href="/account/password">"My password"</a>
                                     </nav>

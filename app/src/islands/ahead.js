@@ -25,7 +25,12 @@
       inert.replaceWith(script);
     }
     window.scrollTo(0, 0);
-    document.getElementById('main')?.focus?.();
+    // A screen reader hears the new page's heading, as after a navigation.
+    const heading = document.querySelector('h1');
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus();
+    }
   };
 
   for (const form of document.querySelectorAll('form[data-ahead]')) {

@@ -62,8 +62,6 @@ fn UsersAdmin(my_id: String, users: Vec<UserSummary>) -> impl IntoView {
                         .map(|role| view! { <option value=role.as_str()>{role.label()}</option> })
                         .collect_view()}
                 </select>
-                <label for="new-languages">"Languages they translate (translators only; codes like ar, uk)"</label>
-                <input id="new-languages" name="languages" type="text" autocomplete="off"/>
                 <label for="new-password">"First password (they can change it)"</label>
                 <input id="new-password" name="password" type="text" minlength="12" required autocomplete="off"/>
                 <button type="submit" class="primary">"Add user"</button>

@@ -6,6 +6,8 @@ pub mod account_password;
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_queues;
 #[cfg(any(feature = "ssr", feature = "staff"))]
+pub mod admin_translators;
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_users;
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod dashboard;

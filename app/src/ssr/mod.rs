@@ -10,7 +10,7 @@ use crate::consultation::{
     InviteOutcome, IssuedLink, MessageId, NewConsultation, ParticipantId, QueueId, QueueSummary,
     RoomState, TranslationRequest, Visitor,
 };
-use crate::domain::{NewUser, Principal, UserId, UserSummary};
+use crate::domain::{NewUser, Principal, TranslatorOrgSummary, UserId, UserSummary};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use async_trait::async_trait;
@@ -78,6 +78,26 @@ pub trait Accounts: Send + Sync {
         user: NewUser,
         client: &ClientInfo,
     ) -> Result<UserSummary, AppError>;
+    async fn list_translator_orgs(
+        &self,
+        actor: &Principal,
+    ) -> Result<Vec<TranslatorOrgSummary>, AppError>;
+    /// `languages` are checked codes, at least one.
+    async fn create_translator_org(
+        &self,
+        actor: &Principal,
+        name: &str,
+        languages: &[String],
+        client: &ClientInfo,
+    ) -> Result<TranslatorOrgSummary, AppError>;
+    /// Says exactly who belongs to `org`; their languages follow.
+    async fn set_translator_org_members(
+        &self,
+        actor: &Principal,
+        org: &str,
+        members: &[UserId],
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
     async fn set_disabled(
         &self,
         actor: &Principal,

@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_consultations",
         include_str!("migrations/0002_consultations.surql"),
     ),
+    (
+        3,
+        "0003_translator_orgs",
+        include_str!("migrations/0003_translator_orgs.surql"),
+    ),
 ];
 
 const BOOKKEEPING: &str = "
@@ -96,7 +101,8 @@ mod tests {
             db.migrate().await.unwrap(),
             vec![
                 "0001_accounts".to_string(),
-                "0002_consultations".to_string()
+                "0002_consultations".to_string(),
+                "0003_translator_orgs".to_string()
             ]
         );
         assert!(

@@ -8,6 +8,7 @@ mod chat;
 mod consultations;
 mod migrate;
 mod sessions;
+mod translators;
 mod users;
 
 pub use audit::AuditEntry;
@@ -17,6 +18,7 @@ pub use consultations::{
     TranslationRow,
 };
 pub use sessions::SessionRow;
+pub use translators::TranslatorOrgRow;
 pub use users::UserRow;
 pub(crate) use users::record_key;
 

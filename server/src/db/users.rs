@@ -18,8 +18,11 @@ pub struct UserRow {
     /// Absent on rows read before the consultations migration.
     #[surreal(default)]
     pub queues: Vec<RecordId>,
+    /// What the person's translator organisations cover (derived).
     #[surreal(default)]
     pub languages: Vec<String>,
+    #[surreal(default)]
+    pub translator_orgs: Vec<RecordId>,
 }
 
 impl UserRow {
@@ -76,16 +79,6 @@ impl Db {
             Err(e) if is_field_rejection(&e, "email") => Err(DbError::Rejected("email")),
             Err(e) => Err(e.into()),
         }
-    }
-
-    pub async fn set_user_languages(&self, key: &str, languages: &[String]) -> Result<(), DbError> {
-        self.inner
-            .query("UPDATE type::record('user', $key) SET languages = $languages, updated_at = time::now()")
-            .bind(("key", key.to_string()))
-            .bind(("languages", languages.to_vec()))
-            .await?
-            .check()?;
-        Ok(())
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, DbError> {

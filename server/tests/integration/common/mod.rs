@@ -1,7 +1,7 @@
 //! Helpers shared by the router tests: an app on an in-memory database,
 //! requests without a socket, sign-in.
-#![allow(dead_code)]
 
+#![allow(dead_code)]
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

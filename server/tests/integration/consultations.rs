@@ -42,7 +42,6 @@ async fn staff(db: &Db, email: &str, roles: &[Role], queues: &[&str]) -> Princip
                 name: format!("Dr {email}"),
                 roles: roles.to_vec(),
                 password: "a long enough password".into(),
-                languages: Vec::new(),
             },
             None,
             None,

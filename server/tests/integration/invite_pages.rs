@@ -3,11 +3,9 @@
 //! page in the person's language with 410/404 and nothing about the
 //! consultation.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::*;
 
 async fn get_page(app: &axum::Router, path: &str, language: &str) -> (StatusCode, String) {
     let request = Request::get(path)

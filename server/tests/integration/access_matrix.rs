@@ -2,12 +2,10 @@
 //! whole router: who is let through, who gets 401 (not signed in, or the
 //! wrong kind of session) and who gets 403. One table, read top to bottom.
 
-mod common;
-
+use crate::common::*;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -80,9 +78,9 @@ fn set_cookie_of(headers: &axum::http::HeaderMap) -> String {
         .to_string()
 }
 
-async fn staff(app: &Router, admin: &str, email: &str, role: &str, languages: &str) -> String {
+async fn staff(app: &Router, admin: &str, email: &str, role: &str) -> String {
     let body = format!(
-        "email={}&name={role}&role={role}&password=a+long+password+123&languages={languages}",
+        "email={}&name={role}&role={role}&password=a+long+password+123",
         email.replace('@', "%40")
     );
     let (status, _, text) = send(app, form("/api/users/create", &body, Some(admin))).await;
@@ -116,10 +114,44 @@ async fn book_and_join(app: &Router, doctor: &str, name: &str) -> (String, Strin
 async fn world() -> World {
     let (app, db) = app().await;
     let admin = sign_in(&app, "admin@h.org", ADMIN_PASSWORD).await;
-    let doctor = staff(&app, &admin, "doc@h.org", "doctor", "").await;
-    let nurse = staff(&app, &admin, "nurse@h.org", "nurse", "").await;
-    let scheduler = staff(&app, &admin, "sched@h.org", "scheduler", "").await;
-    let translator = staff(&app, &admin, "tr@h.org", "translator", "ar").await;
+    let doctor = staff(&app, &admin, "doc@h.org", "doctor").await;
+    let nurse = staff(&app, &admin, "nurse@h.org", "nurse").await;
+    let scheduler = staff(&app, &admin, "sched@h.org", "scheduler").await;
+    let translator = staff(&app, &admin, "tr@h.org", "translator").await;
+    // The translator belongs to an organisation that covers Arabic, set up
+    // through the administrators' server functions as the admin page does.
+    let (status, _, text) = send(
+        &app,
+        form(
+            "/api/translators/create",
+            "name=Arabic+desk&languages=ar",
+            Some(admin.as_str()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let org = json_of(&text)["id"].as_str().unwrap().to_string();
+    let (status, _, text) = send(&app, form("/api/users/list", "", Some(admin.as_str()))).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let translator_id = json_of(&text)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "tr@h.org")
+        .expect("the translator is listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _, text) = send(
+        &app,
+        form(
+            "/api/translators/set-members",
+            &format!("org={org}&members[0]={translator_id}"),
+            Some(admin.as_str()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
     // A doctor who works in cardiology only.
     db.surreal()
         .query("CREATE queue:cardiology SET name = 'Cardiology'")
@@ -127,7 +159,7 @@ async fn world() -> World {
         .unwrap()
         .check()
         .unwrap();
-    let other_doctor = staff(&app, &admin, "cardio@h.org", "doctor", "").await;
+    let other_doctor = staff(&app, &admin, "cardio@h.org", "doctor").await;
     db.surreal()
         .query("UPDATE user SET queues = [queue:cardiology] WHERE email = 'cardio@h.org'")
         .await
@@ -296,6 +328,13 @@ async fn every_caller_against_every_consultation_function_and_route() {
             true,
         ),
         ("/api/translations/open", String::new(), staff_all.to_vec(), true),
+        ("/api/translators/orgs", String::new(), vec![Admin], true),
+        (
+            "/api/translators/create",
+            "name=Matrix+desk&languages=uk".into(),
+            vec![Admin],
+            true,
+        ),
         (
             "/api/room/state",
             format!("consultation={c}"),

@@ -2,11 +2,9 @@
 //! health, redirects, sign-in cookies, CSRF, roles on server functions, and
 //! session expiry.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::*;
 
 #[tokio::test]
 async fn health_reports_the_database() {
