@@ -2,6 +2,7 @@
 
 use crate::api::queues::{CreateQueue, SetQueueMembers, list_queues};
 use crate::api::users::list_users;
+use crate::components::members::MemberBoxes;
 use crate::components::outcome::ActionOutcome;
 use crate::components::refresh::refreshed;
 use crate::components::staff_shell::StaffShell;
@@ -78,21 +79,19 @@ fn QueueCard(
     let labelled_by = heading.clone();
     let key = queue.id.0.clone();
     let key_for_form = queue.id.0.clone();
-    let boxes = users
+    let people = users
         .into_iter()
-        .enumerate()
-        .map(|(i, user)| {
-            let id = format!("q-{}-{}", queue.id, user.id);
-            let checked = user.queues.contains(&queue.id);
-            let roles = user.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
-            view! {
-                <div class="check">
-                    <input type="checkbox" id=id.clone() name=format!("members[{i}]") value=user.id.0.clone() checked=checked/>
-                    <label for=id>{format!("{} ({roles})", user.name)}</label>
-                </div>
-            }
+        .map(|user| {
+            let roles = user
+                .roles
+                .iter()
+                .map(|r| r.label())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let label = format!("{} ({roles})", user.name);
+            (user.id.0, label, user.queues.contains(&queue.id))
         })
-        .collect_view();
+        .collect();
     view! {
         <section class="card" aria-labelledby=labelled_by data-queue=key>
             <h2 id=heading>{queue.name.clone()}</h2>
@@ -100,7 +99,7 @@ fn QueueCard(
                 <input type="hidden" name="queue" value=key_for_form/>
                 <fieldset>
                     <legend>"Who works in this queue"</legend>
-                    {boxes}
+                    <MemberBoxes group=format!("q-{}", queue.id) people/>
                 </fieldset>
                 <button type="submit" class="secondary">"Save who works here"</button>
             </ActionForm>

@@ -5,6 +5,7 @@
 
 use crate::api::translators::{CreateTranslatorOrg, SetTranslatorOrgMembers, list_translator_orgs};
 use crate::api::users::list_users;
+use crate::components::members::MemberBoxes;
 use crate::components::outcome::ActionOutcome;
 use crate::components::refresh::refreshed;
 use crate::components::staff_shell::StaffShell;
@@ -96,21 +97,14 @@ fn OrgCard(
         view! { <p class="empty">"No translator accounts yet: add them on the Users page."</p> }
             .into_any()
     } else {
-        translators
+        let people = translators
             .into_iter()
-            .enumerate()
-            .map(|(i, user)| {
-                let id = format!("o-{}-{}", org.id, user.id);
-                let checked = user.translator_orgs.contains(&org.id);
-                view! {
-                    <div class="check">
-                        <input type="checkbox" id=id.clone() name=format!("members[{i}]") value=user.id.0.clone() checked=checked/>
-                        <label for=id>{user.name.clone()}</label>
-                    </div>
-                }
+            .map(|user| {
+                let belongs = user.translator_orgs.contains(&org.id);
+                (user.id.0, user.name, belongs)
             })
-            .collect_view()
-            .into_any()
+            .collect();
+        view! { <MemberBoxes group=format!("o-{}", org.id) people/> }.into_any()
     };
     view! {
         <section class="card" aria-labelledby=labelled_by data-org=org.name.clone()>

@@ -161,23 +161,8 @@ impl Db {
         queue_key: &str,
         user_keys: &[String],
     ) -> Result<(), DbError> {
-        let users: Vec<RecordId> = user_keys
-            .iter()
-            .map(|k| RecordId::new("user", k.as_str()))
-            .collect();
-        self.inner
-            .query(
-                "BEGIN;
-                 LET $q = type::record('queue', $queue);
-                 UPDATE user SET queues = array::union(queues, [$q]) WHERE id IN $users;
-                 UPDATE user SET queues = array::complement(queues, [$q]) WHERE id NOTINSIDE $users;
-                 COMMIT;",
-            )
-            .bind(("queue", queue_key.to_string()))
-            .bind(("users", users))
-            .await?
-            .check()?;
-        Ok(())
+        self.set_membership("queues", "queue", queue_key, user_keys, "")
+            .await
     }
 
     pub async fn all_queues(&self) -> Result<Vec<QueueRow>, DbError> {

@@ -72,25 +72,14 @@ impl Db {
         org_key: &str,
         user_keys: &[String],
     ) -> Result<(), DbError> {
-        let users: Vec<RecordId> = user_keys
-            .iter()
-            .map(|k| RecordId::new("user", k.as_str()))
-            .collect();
-        let query = format!(
-            "BEGIN;
-             LET $org = type::record('translator_org', $key);
-             UPDATE user SET translator_orgs = array::union(translator_orgs, [$org]) WHERE id IN $users;
-             UPDATE user SET translator_orgs = array::complement(translator_orgs, [$org]) WHERE id NOTINSIDE $users;
-             {RECOMPUTE_LANGUAGES}
-             COMMIT;"
-        );
-        self.inner
-            .query(query)
-            .bind(("key", org_key.to_string()))
-            .bind(("users", users))
-            .await?
-            .check()?;
-        Ok(())
+        self.set_membership(
+            "translator_orgs",
+            "translator_org",
+            org_key,
+            user_keys,
+            RECOMPUTE_LANGUAGES,
+        )
+        .await
     }
 }
 

@@ -81,6 +81,39 @@ impl Db {
         }
     }
 
+    /// Makes `user_keys` exactly the users whose `field` (an array of links
+    /// to `table`) holds `table:key`, then runs `then` (SurrealQL, may be
+    /// empty), all in one transaction. `field`, `table` and `then` are ours,
+    /// never user input.
+    pub(crate) async fn set_membership(
+        &self,
+        field: &str,
+        table: &str,
+        key: &str,
+        user_keys: &[String],
+        then: &str,
+    ) -> Result<(), DbError> {
+        let users: Vec<RecordId> = user_keys
+            .iter()
+            .map(|k| RecordId::new("user", k.as_str()))
+            .collect();
+        let query = format!(
+            "BEGIN;
+             LET $group = type::record('{table}', $key);
+             UPDATE user SET {field} = array::union({field}, [$group]) WHERE id IN $users;
+             UPDATE user SET {field} = array::complement({field}, [$group]) WHERE id NOTINSIDE $users;
+             {then}
+             COMMIT;"
+        );
+        self.inner
+            .query(query)
+            .bind(("key", key.to_string()))
+            .bind(("users", users))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, DbError> {
         Ok(self
             .inner
