@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod authz;
+pub mod call;
 pub mod components;
 pub mod consultation;
 pub mod domain;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod i18n;
 pub mod islands;
 pub mod live;
+pub mod media;
 pub mod pages;
 pub mod realtime;
 #[cfg(feature = "ssr")]

@@ -6,26 +6,54 @@
 use crate::realtime::{ClientMsg, ServerMsg};
 use leptos::prelude::*;
 
-/// Starts the live link for the current component. Returns whether the
-/// socket is up, for a "reconnecting…" notice.
+/// The live link of a page.
+#[derive(Clone, Copy)]
+pub struct Live {
+    /// Whether the socket is up, for a "reconnecting…" notice. It turns
+    /// true again when the server answered after a reconnect.
+    pub connected: ReadSignal<bool>,
+    /// Counts the (re)connections the server has answered: 1 after the
+    /// first answer, 2 after a reconnect, …
+    pub ready: ReadSignal<u32>,
+    /// Sends a request on the open socket. Requests made while it is down
+    /// are dropped: whoever sent them asks again when `connected` returns.
+    pub send: Callback<ClientMsg>,
+}
+
+/// Starts the live link for the current component.
 pub fn use_live(
     requests: impl Fn() -> Vec<ClientMsg> + 'static,
     on_message: impl Fn(ServerMsg) + 'static,
-) -> ReadSignal<bool> {
+) -> Live {
     let (connected, set_connected) = signal(true);
+    let (ready, set_ready) = signal(0u32);
     #[cfg(feature = "hydrate")]
-    browser::start(requests, on_message, set_connected);
+    let send = browser::start(requests, on_message, set_connected, set_ready);
     #[cfg(not(feature = "hydrate"))]
-    let _ = (requests, on_message, set_connected);
-    connected
+    let send = {
+        let _ = (requests, on_message, set_connected, set_ready);
+        Callback::new(|_: ClientMsg| {})
+    };
+    Live {
+        connected,
+        ready,
+        send,
+    }
 }
 
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::*;
-    use futures::StreamExt;
+    use futures::channel::mpsc;
+    use futures::{SinkExt, StreamExt};
     use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
     use std::time::Duration;
+
+    /// What the merged socket and outbox streams yield.
+    enum Event {
+        Received(Result<Message, WebSocketError>),
+        Outgoing(ClientMsg),
+    }
 
     /// Close code meaning "signed out": the server will not take us back.
     const SIGNED_OUT: u16 = 4001;
@@ -34,7 +62,12 @@ mod browser {
         requests: impl Fn() -> Vec<ClientMsg> + 'static,
         on_message: impl Fn(ServerMsg) + 'static,
         set_connected: WriteSignal<bool>,
-    ) {
+        set_ready: WriteSignal<u32>,
+    ) -> Callback<ClientMsg> {
+        let (outbox, mut outgoing) = mpsc::unbounded::<ClientMsg>();
+        let send = Callback::new(move |message: ClientMsg| {
+            let _ = outbox.unbounded_send(message);
+        });
         leptos::task::spawn_local_scoped_with_cancellation(async move {
             let mut pause_ms = 500u32;
             loop {
@@ -54,10 +87,25 @@ mod browser {
                     js_sys::encode_uri_component(&first)
                 );
                 let mut close_code = 1006;
+                // Requests made while the socket was down are stale.
+                while outgoing.try_recv().is_ok() {}
                 if let Ok(socket) = WebSocket::open(&url) {
-                    // Kept open for later requests (none yet besides the first).
-                    let (_tx, mut rx) = socket.split();
-                    while let Some(item) = rx.next().await {
+                    let mut answered = false;
+                    let (mut tx, rx) = socket.split();
+                    let mut events = futures::stream::select(
+                        rx.map(Event::Received),
+                        outgoing.by_ref().map(Event::Outgoing),
+                    );
+                    while let Some(event) = events.next().await {
+                        let item = match event {
+                            Event::Received(item) => item,
+                            Event::Outgoing(message) => {
+                                if tx.send(Message::Text(message.to_json())).await.is_err() {
+                                    break;
+                                }
+                                continue;
+                            }
+                        };
                         match item {
                             Ok(Message::Text(text)) => {
                                 set_connected.set(true);
@@ -65,6 +113,10 @@ mod browser {
                                 pause_ms = 500;
                                 if let Ok(message) = serde_json::from_str::<ServerMsg>(&text) {
                                     on_message(message);
+                                }
+                                if !answered {
+                                    answered = true;
+                                    set_ready.update(|n| *n += 1);
                                 }
                             }
                             Ok(Message::Bytes(_)) => {}
@@ -83,10 +135,11 @@ mod browser {
                     return;
                 }
                 let jitter = (js_sys::Math::random() * 300.0) as u32;
-                sleep(Duration::from_millis(u64::from(pause_ms + jitter))).await;
+                sleep_or_online(Duration::from_millis(u64::from(pause_ms + jitter))).await;
                 pause_ms = (pause_ms * 2).min(15_000);
             }
         });
+        send
     }
 
     /// `data-live="true"` on the body once the server has answered: the
@@ -97,15 +150,23 @@ mod browser {
         }
     }
 
-    async fn sleep(duration: Duration) {
+    /// Waits `duration`, or less when the browser says it is back online
+    /// (a phone leaving a tunnel should not wait out a long pause).
+    async fn sleep_or_online(duration: Duration) {
         let (done, wait) = futures::channel::oneshot::channel::<()>();
-        set_timeout(
+        let done = std::rc::Rc::new(std::cell::Cell::new(Some(done)));
+        let fire = {
+            let done = done.clone();
             move || {
-                let _ = done.send(());
-            },
-            duration,
-        );
+                if let Some(done) = done.take() {
+                    let _ = done.send(());
+                }
+            }
+        };
+        set_timeout(fire.clone(), duration);
+        let online = window_event_listener(leptos::ev::online, move |_| fire());
         let _ = wait.await;
+        online.remove();
     }
 }
 

@@ -7,13 +7,15 @@
 use crate::consultation::{
     ChatMessage, ConsultationId, ConsultationSummary, MessageId, RoomState, TranslationRequest,
 };
+use crate::media::{CallMember, IceCandidate, MediaPass, SdpKind, Sending};
 use serde::{Deserialize, Serialize};
 
 /// The path of the socket.
 pub const PATH: &str = "/ws";
 
-/// Largest frame the server reads; the client only sends small requests.
-pub const MAX_CLIENT_FRAME: usize = 16 * 1024;
+/// Largest frame the server reads: small requests, and SDP offers
+/// (see [`crate::media::MAX_SDP_BYTES`]).
+pub const MAX_CLIENT_FRAME: usize = 40 * 1024;
 
 /// Browser → server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +33,20 @@ pub enum ClientMsg {
     WatchTranslations,
     /// Keeps idle proxies from closing the socket.
     Ping,
+    /// An admitted participant asks for a pass to the call.
+    MediaPass { id: ConsultationId },
+    /// Join (or join again after a drop) with the pass and the browser's
+    /// offer. The SFU answers with [`ServerMsg::MediaSdp`].
+    MediaJoin { token: String, sdp: String },
+    /// An offer (the browser renegotiates, e.g. to share its screen) or the
+    /// answer to an offer of the server.
+    MediaSdp { kind: SdpKind, sdp: String },
+    /// Trickle ICE; `None` once the browser has gathered every candidate.
+    MediaCandidate { candidate: Option<IceCandidate> },
+    /// Microphone, camera and screen, on or off.
+    MediaSending { sending: Sending },
+    /// Hang up.
+    MediaLeave,
 }
 
 /// Server → browser.
@@ -63,6 +79,29 @@ pub enum ServerMsg {
         message: String,
     },
     Pong,
+    /// Answer to [`ClientMsg::MediaPass`].
+    MediaPass {
+        pass: MediaPass,
+    },
+    /// The SFU's answer to a join or an offer, or its own offer (someone
+    /// joined or left: tracks to add or remove).
+    MediaSdp {
+        kind: SdpKind,
+        sdp: String,
+    },
+    MediaCandidate {
+        candidate: IceCandidate,
+    },
+    /// Everyone else on the call, whole, after every change.
+    CallMembers {
+        members: Vec<CallMember>,
+    },
+    /// The call could not be joined or was ended by the server; the text is
+    /// for the user. `retry`: joining again later may work.
+    MediaError {
+        message: String,
+        retry: bool,
+    },
 }
 
 impl ClientMsg {

@@ -3,6 +3,7 @@
 // playwright-core (never a downloaded browser).
 
 import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,8 @@ export async function startVisita({ dataDir, env = {} } = {}) {
   const port = await freePort();
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'visita-e2e-')));
   const url = `http://127.0.0.1:${port}`;
+  // Media ports of its own, so servers of one run never share a port.
+  const mediaBase = 20_000 + (port % 400) * 100;
   const child = spawn(BIN, ['serve'], {
     env: {
       PATH: process.env.PATH,
@@ -42,6 +45,7 @@ export async function startVisita({ dataDir, env = {} } = {}) {
       VISITA_SITE_DIR: SITE,
       VISITA_ADMIN_EMAIL: ADMIN.email,
       VISITA_ADMIN_PASSWORD: ADMIN.password,
+      VISITA_MEDIA_PORTS: `${mediaBase}-${mediaBase + 99}`,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -49,6 +53,12 @@ export async function startVisita({ dataDir, env = {} } = {}) {
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
+  // VISITA_TEST_SERVER_LOG=<file>: the servers' output, for debugging a test.
+  if (process.env.VISITA_TEST_SERVER_LOG) {
+    const file = createWriteStream(process.env.VISITA_TEST_SERVER_LOG, { flags: 'a' });
+    child.stdout.pipe(file);
+    child.stderr.pipe(file);
+  }
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
 
   const deadline = Date.now() + 60_000;

@@ -74,6 +74,29 @@ pub struct Config {
     pub invite_valid_after: Duration,
     /// Largest chat attachment accepted, in bytes.
     pub attachment_max_bytes: u64,
+    /// The SFU and TURN.
+    pub media: MediaConfig,
+}
+
+/// Where media flows: the SFU's UDP ports, the address it announces, the
+/// built-in TURN server and any external one.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// UDP ports the SFU takes for media, first and last.
+    pub ports: (u16, u16),
+    /// The address announced to browsers when the node sits behind a 1:1
+    /// NAT (its public IP); otherwise the addresses of the interfaces.
+    pub public_ip: Option<std::net::IpAddr>,
+    /// Consultations with media this node takes at once.
+    pub max_sessions: u32,
+    /// External TURN/STUN servers (`turn:host:3478?transport=udp`, …).
+    pub turn_urls: Vec<String>,
+    /// The shared secret of the external TURN server (coturn's
+    /// `static-auth-secret`), to give each participant its credentials.
+    pub turn_secret: Option<Secret>,
+    /// Browsers use relayed candidates only (networks that forbid direct
+    /// UDP; also how tests prove TURN works).
+    pub relay_only: bool,
 }
 
 impl Config {
@@ -124,6 +147,12 @@ const KEYS: &[&str] = &[
     "invite_valid_hours_now",
     "invite_valid_hours_after",
     "attachment_max_mb",
+    "media_ports",
+    "media_public_ip",
+    "media_max_sessions",
+    "turn_urls",
+    "turn_secret",
+    "media_relay_only",
 ];
 
 fn env_name(key: &str) -> String {
@@ -383,6 +412,8 @@ impl Config {
             },
         };
 
+        let media = parse_media(&src)?;
+
         let db_user = text("db_user");
         let db_password = src.get("db_password").map(|r| Secret::new(r.value.clone()));
         match (&db_user, &db_password) {
@@ -421,8 +452,102 @@ impl Config {
             invite_valid_now,
             invite_valid_after,
             attachment_max_bytes,
+            media,
         })
     }
+}
+
+fn parse_media(src: &Sources) -> Result<MediaConfig, ConfigError> {
+    let text = |key: &'static str| src.get(key).map(|r| r.value.trim().to_string());
+    let ports = match text("media_ports") {
+        None => (50_000, 50_199),
+        Some(range) => {
+            let parsed = range
+                .split_once('-')
+                .and_then(|(a, b)| {
+                    Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?))
+                })
+                .filter(|(a, b)| *a >= 1024 && a <= b);
+            parsed.ok_or_else(|| {
+                src.error(
+                    "media_ports",
+                    format!(
+                        "{range:?} is not a UDP port range like 50000-50199 (ports 1024 and up)"
+                    ),
+                )
+            })?
+        }
+    };
+    let public_ip = match text("media_public_ip") {
+        None => None,
+        Some(ip) => Some(ip.parse().map_err(|_| {
+            src.error(
+                "media_public_ip",
+                format!("{ip:?} is not an IP address like 203.0.113.7"),
+            )
+        })?),
+    };
+    let max_sessions = match text("media_max_sessions") {
+        None => 50,
+        Some(n) => match n.parse::<u32>() {
+            Ok(n) if (1..=10_000).contains(&n) => n,
+            _ => {
+                return Err(src.error(
+                    "media_max_sessions",
+                    format!("{n:?} is not a number of consultations between 1 and 10000"),
+                ));
+            }
+        },
+    };
+    let flag = |key: &'static str, default: bool| -> Result<bool, ConfigError> {
+        match text(key).as_deref() {
+            None => Ok(default),
+            Some("true" | "on" | "yes" | "1") => Ok(true),
+            Some("false" | "off" | "no" | "0") => Ok(false),
+            Some(other) => Err(src.error(key, format!("{other:?} is neither on nor off"))),
+        }
+    };
+    let turn_urls: Vec<String> = text("turn_urls")
+        .map(|list| {
+            list.split(',')
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(bad) = turn_urls.iter().find(|u| {
+        !["turn:", "turns:", "stun:"]
+            .iter()
+            .any(|s| u.starts_with(s))
+    }) {
+        return Err(src.error(
+            "turn_urls",
+            format!("{bad:?} is not a TURN or STUN address like turn:turn.hospital.org:3478?transport=udp"),
+        ));
+    }
+    let turn_secret = src.get("turn_secret").map(|r| Secret::new(r.value.trim()));
+    if turn_secret.is_none() && turn_urls.iter().any(|u| u.starts_with("turn")) {
+        return Err(src.error(
+            "turn_secret",
+            "is missing: the external TURN server in VISITA_TURN_URLS needs its shared secret"
+                .into(),
+        ));
+    }
+    let relay_only = flag("media_relay_only", false)?;
+    if relay_only && !turn_urls.iter().any(|u| u.starts_with("turn")) {
+        return Err(src.error(
+            "media_relay_only",
+            "is on, but there is no TURN server to relay through (set VISITA_TURN_URLS)".into(),
+        ));
+    }
+    Ok(MediaConfig {
+        ports,
+        public_ip,
+        max_sessions,
+        turn_urls,
+        turn_secret,
+        relay_only,
+    })
 }
 
 /// `http://127.0.0.1:3000` for `127.0.0.1:3000`; an unspecified listen address
@@ -524,6 +649,43 @@ mod tests {
         assert_eq!(config.database, "surrealkv://./data/db");
         assert_eq!(config.session_idle_timeout, Duration::from_secs(1800));
         assert!(!config.is_https());
+    }
+
+    #[test]
+    fn media_defaults_and_bad_values() {
+        let media = load(&[]).unwrap().media;
+        assert_eq!(media.ports, (50_000, 50_199));
+        assert!(!media.relay_only && media.turn_urls.is_empty());
+        let media = load(&[
+            ("VISITA_MEDIA_PORTS", "40000-40009"),
+            ("VISITA_MEDIA_PUBLIC_IP", "203.0.113.7"),
+            (
+                "VISITA_TURN_URLS",
+                "turn:turn.example.org:3478?transport=udp",
+            ),
+            ("VISITA_TURN_SECRET", "s3cret"),
+        ])
+        .unwrap()
+        .media;
+        assert_eq!(media.ports, (40_000, 40_009));
+        assert_eq!(media.public_ip, Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(format!("{:?}", media.turn_secret), "Some(Secret(…))");
+        let problem = |pairs: &[(&str, &str)]| load(pairs).unwrap_err().to_string();
+        assert!(
+            problem(&[("VISITA_MEDIA_PORTS", "9-3")]).starts_with("VISITA_MEDIA_PORTS: \"9-3\"")
+        );
+        assert!(
+            problem(&[("VISITA_MEDIA_PUBLIC_IP", "example.org")]).contains("not an IP address")
+        );
+        assert!(
+            problem(&[("VISITA_TURN_URLS", "turn:t.example.org:3478")])
+                .starts_with("VISITA_TURN_SECRET: is missing")
+        );
+        assert!(
+            problem(&[("VISITA_TURN_URLS", "http://t.example.org")])
+                .contains("not a TURN or STUN address")
+        );
+        assert!(problem(&[("VISITA_MEDIA_RELAY_ONLY", "on")]).contains("no TURN server"));
     }
 
     #[test]

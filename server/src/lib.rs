@@ -32,5 +32,6 @@ pub mod logging;
 pub mod realtime;
 pub mod report;
 pub mod serve;
+pub mod sfu;
 pub mod state;
 pub mod timezones;

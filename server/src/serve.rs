@@ -35,7 +35,8 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
         })?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let (hub, hub_task) = Hub::start(db.clone(), stop.clone());
-    let state = AppState::new(config.clone(), db.clone(), hub, stop);
+    let media_secret = db.media_secret().await?;
+    let state = AppState::new(config.clone(), db.clone(), hub, stop, media_secret);
     let first_admin = state
         .accounts
         .ensure_first_admin(

@@ -5,6 +5,8 @@ use crate::config::Config;
 use crate::consultations::ConsultationService;
 use crate::db::Db;
 use crate::realtime::Hub;
+use crate::sfu::Sfu;
+use crate::sfu::pass::PassKeys;
 use app::islands::AssetVersion;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
@@ -18,6 +20,8 @@ pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub consultations: Arc<ConsultationService>,
     pub hub: Hub,
+    /// This node's SFU.
+    pub sfu: Sfu,
     /// Turns true when the node shuts down: open sockets close.
     pub stop: watch::Receiver<bool>,
     pub leptos: LeptosOptions,
@@ -26,9 +30,23 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The services over `db`, with `hub` for live updates.
-    pub fn new(config: Config, db: Db, hub: Hub, stop: watch::Receiver<bool>) -> Self {
+    /// The services over `db`, with `hub` for live updates and
+    /// `media_secret` (shared by all nodes) for call passes.
+    pub fn new(
+        config: Config,
+        db: Db,
+        hub: Hub,
+        stop: watch::Receiver<bool>,
+        media_secret: Vec<u8>,
+    ) -> Self {
         Self {
+            sfu: Sfu::new(
+                &config.media,
+                PassKeys::new(media_secret),
+                config.addr.ip(),
+                node_name(&config),
+                db.clone(),
+            ),
             accounts: Arc::new(AccountService::new(db.clone(), &config)),
             consultations: Arc::new(ConsultationService::new(db.clone(), &config)),
             leptos: leptos_options(&config),
@@ -39,6 +57,17 @@ impl AppState {
             stop,
         }
     }
+}
+
+/// How this node names itself in the database (host and port).
+fn node_name(config: &Config) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "visita".into());
+    format!("{host}:{}", config.addr.port())
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -189,7 +189,8 @@ fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
             }
             _ => {}
         },
-    );
+    )
+    .connected;
     let now = use_clock(15);
     let admit = ServerAction::<Admit>::new();
     let reissue = ServerAction::<ReissueLink>::new();
@@ -410,7 +411,7 @@ fn TranslationRequests(
 #[island]
 fn LiveTranslationRequests(first: Vec<crate::consultation::TranslationRequest>) -> impl IntoView {
     let list = RwSignal::new(first);
-    let _connected = use_live(
+    use_live(
         || vec![ClientMsg::WatchTranslations],
         move |message| {
             if let ServerMsg::Translations { requests } = message {

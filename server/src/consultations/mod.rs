@@ -183,7 +183,7 @@ impl ConsultationService {
             .map(|c| QueueId(record_key(&c.queue))))
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         caller: Caller<'_>,
         action: &'static str,

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0003_translator_orgs",
         include_str!("migrations/0003_translator_orgs.surql"),
     ),
+    (4, "0004_media", include_str!("migrations/0004_media.surql")),
 ];
 
 const BOOKKEEPING: &str = "
@@ -102,7 +103,8 @@ mod tests {
             vec![
                 "0001_accounts".to_string(),
                 "0002_consultations".to_string(),
-                "0003_translator_orgs".to_string()
+                "0003_translator_orgs".to_string(),
+                "0004_media".to_string()
             ]
         );
         assert!(

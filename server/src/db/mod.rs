@@ -6,6 +6,7 @@
 mod audit;
 mod chat;
 mod consultations;
+mod media;
 mod migrate;
 mod sessions;
 mod translators;

@@ -7,6 +7,7 @@ pub mod client_ip;
 pub mod csrf;
 pub mod files;
 pub mod health;
+pub mod metrics;
 pub mod panics;
 pub mod session;
 
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
 
     let pages = Router::new()
         .route("/healthz", get(health::healthz).with_state(state.clone()))
+        .route("/metrics", get(metrics::metrics).with_state(state.clone()))
         .route(
             "/consultations/{id}/files",
             axum::routing::post(files::upload)

@@ -6,6 +6,7 @@
 
 use super::hub::Change;
 use crate::http::csrf;
+use crate::sfu::{Member, PeerHandle};
 use crate::state::AppState;
 use app::authz::Caller;
 use app::consultation::{ConsultationId, MessageId, ParticipantState, QueueId, RoomState};
@@ -18,6 +19,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 
 /// Browsers may use 4000–4999; this one means "signed out, do not retry".
 pub const CLOSE_SIGNED_OUT: u16 = 4001;
@@ -81,8 +83,12 @@ pub async fn upgrade(
                 watching_queues: None,
                 watching_translations: false,
                 watching: None,
+                media: None,
+                media_events: None,
             };
             connection.run(socket, first).await;
+            // The socket is gone: so is its place on the call.
+            connection.leave_call();
         })
 }
 
@@ -103,6 +109,20 @@ struct Connection {
     /// A translator watching requests in their languages.
     watching_translations: bool,
     watching: Option<Watched>,
+    /// This page's connection to the SFU, once it joined the call.
+    media: Option<PeerHandle>,
+    /// What the SFU has to tell the page (answers, candidates, members).
+    media_events: Option<mpsc::UnboundedReceiver<ServerMsg>>,
+}
+
+/// The next message from the SFU, or never when not on a call.
+async fn next_media_event(
+    events: &mut Option<mpsc::UnboundedReceiver<ServerMsg>>,
+) -> Option<ServerMsg> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 enum Step {
@@ -162,6 +182,21 @@ impl Connection {
                             reason: "signed out".into(),
                         }))
                     }
+                }
+                event = next_media_event(&mut self.media_events) => {
+                    match event {
+                        Some(message) => {
+                            if !send_all(&mut socket, vec![message]).await {
+                                return;
+                            }
+                        }
+                        // The SFU dropped this peer (replaced, or shutting down).
+                        None => {
+                            self.media = None;
+                            self.media_events = None;
+                        }
+                    }
+                    Step::Continue
                 }
                 _ = ping.tick() => {
                     if socket.send(Message::Ping(Default::default())).await.is_err() {
@@ -232,6 +267,33 @@ impl Connection {
                 }
             }
             ClientMsg::WatchConsultation { id, after } => self.watch(id, after).await,
+            ClientMsg::MediaPass { id } => self.media_pass(id).await,
+            ClientMsg::MediaJoin { token, sdp } => self.media_join(&token, sdp).await,
+            ClientMsg::MediaSdp { kind, sdp } => match &self.media {
+                Some(peer) => peer
+                    .sdp(kind, sdp)
+                    .err()
+                    .map(media_error)
+                    .into_iter()
+                    .collect(),
+                None => vec![media_error(crate::sfu::SfuError::NotJoined)],
+            },
+            ClientMsg::MediaCandidate { candidate } => {
+                if let Some(peer) = &self.media {
+                    peer.candidate(candidate);
+                }
+                Vec::new()
+            }
+            ClientMsg::MediaSending { sending } => {
+                if let Some(peer) = &self.media {
+                    peer.sending(sending);
+                }
+                Vec::new()
+            }
+            ClientMsg::MediaLeave => {
+                self.leave_call();
+                Vec::new()
+            }
             ClientMsg::WatchTranslations => {
                 let Some(session) = &self.session else {
                     return vec![refused("Please sign in first.")];
@@ -275,6 +337,99 @@ impl Connection {
         out.insert(0, ServerMsg::Room { room: room.clone() });
         self.watching = Some(Watched { id, queue, room });
         out
+    }
+
+    /// A pass to the call, for a participant let into an open consultation
+    /// (never for someone in the waiting room).
+    async fn media_pass(&mut self, id: ConsultationId) -> Vec<ServerMsg> {
+        let Some(caller) = self.caller(&id) else {
+            return vec![refused("Please sign in first.")];
+        };
+        let room = match self
+            .state
+            .consultations
+            .room(caller, &id, &self.client)
+            .await
+        {
+            Ok(room) => room,
+            Err(e) => return vec![refused(&e.to_string())],
+        };
+        let admitted = room.my_state == Some(ParticipantState::Admitted) && !room.status.is_over();
+        let Some(me) = room.me.clone().filter(|_| admitted) else {
+            return vec![media_error(crate::sfu::SfuError::NotAdmitted)];
+        };
+        let pass = self.state.sfu.pass(&id, &me, true);
+        vec![ServerMsg::MediaPass { pass }]
+    }
+
+    /// Joins the call with a pass: it must be valid, for the consultation
+    /// this page watches and for the person on this page.
+    async fn media_join(&mut self, token: &str, sdp: String) -> Vec<ServerMsg> {
+        let claims = match self.state.sfu.check_pass(token) {
+            Ok(claims) => claims,
+            Err(e) => return vec![media_error(e.into())],
+        };
+        let Some(watched) = &self.watching else {
+            return vec![media_error(crate::sfu::SfuError::NotAdmitted)];
+        };
+        // The room as it is now, not as it was when the page opened.
+        let id = watched.id.clone();
+        let Some(caller) = self.caller(&id) else {
+            return vec![refused("Please sign in first.")];
+        };
+        let room = match self
+            .state
+            .consultations
+            .room(caller, &id, &self.client)
+            .await
+        {
+            Ok(room) => room,
+            Err(e) => return vec![refused(&e.to_string())],
+        };
+        let me = room.me.as_ref().filter(|_| {
+            room.my_state == Some(ParticipantState::Admitted) && !room.status.is_over()
+        });
+        let Some(me) = me.filter(|me| me.0 == claims.sub && id.0 == claims.room) else {
+            return vec![media_error(crate::sfu::SfuError::NotAdmitted)];
+        };
+        let Some(view) = room.participants.iter().find(|p| &p.id == me).cloned() else {
+            return vec![media_error(crate::sfu::SfuError::NotAdmitted)];
+        };
+        let member = Member {
+            participant: view.id,
+            name: view.name,
+            role: view.role,
+            publish: claims.publish,
+        };
+        self.leave_call();
+        let (events, receiver) = mpsc::unbounded_channel();
+        match self.state.sfu.join(&id, member, sdp, events).await {
+            Ok(peer) => {
+                if let Some(caller) = self.caller(&id) {
+                    self.state
+                        .consultations
+                        .audit(
+                            caller,
+                            "call.join",
+                            format!("consultation:{id}"),
+                            &self.client,
+                            "ok",
+                        )
+                        .await;
+                }
+                self.media = Some(peer);
+                self.media_events = Some(receiver);
+                Vec::new()
+            }
+            Err(e) => vec![media_error(e)],
+        }
+    }
+
+    fn leave_call(&mut self) {
+        if let Some(peer) = self.media.take() {
+            peer.leave();
+        }
+        self.media_events = None;
     }
 
     async fn on_change(&mut self, change: Change) -> Vec<ServerMsg> {
@@ -350,6 +505,12 @@ impl Connection {
                                     out.push(ServerMsg::Chat { messages });
                                 }
                                 out.insert(0, ServerMsg::Room { room: room.clone() });
+                                // Out of the consultation: off the call.
+                                if room.my_state != Some(ParticipantState::Admitted)
+                                    || room.status.is_over()
+                                {
+                                    self.leave_call();
+                                }
                                 if let Some(w) = self.watching.as_mut() {
                                     w.room = room;
                                 }
@@ -361,6 +522,13 @@ impl Connection {
             }
         }
         out
+    }
+}
+
+fn media_error(error: crate::sfu::SfuError) -> ServerMsg {
+    ServerMsg::MediaError {
+        retry: error.may_retry(),
+        message: error.to_string(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! room and the chat current), the connection notices, and the consultation
 //! itself (video slot, people, chat).
 
+use crate::call::CallStage;
 use crate::components::chat::{ChatPanel, merge};
 use crate::consultation::{ChatMessage, ParticipantState, RoomState};
 use crate::i18n::{Key, role_name, t, use_lang};
@@ -16,6 +17,10 @@ pub struct RoomFeed {
     pub chat: RwSignal<Vec<ChatMessage>>,
     pub connected: ReadSignal<bool>,
     pub refused: RwSignal<Option<String>>,
+    /// Answered (re)connections of the socket (see [`crate::live::Live`]).
+    pub ready: ReadSignal<u32>,
+    /// Requests on the same socket (the call's signalling).
+    pub send: Callback<ClientMsg>,
 }
 
 pub fn use_room_feed(room: RoomState, chat: Vec<ChatMessage>) -> RoomFeed {
@@ -23,7 +28,7 @@ pub fn use_room_feed(room: RoomState, chat: Vec<ChatMessage>) -> RoomFeed {
     let room = RwSignal::new(room);
     let chat = RwSignal::new(chat);
     let refused = RwSignal::new(None::<String>);
-    let connected = use_live(
+    let live = use_live(
         move || {
             vec![ClientMsg::WatchConsultation {
                 id: watch_id.clone(),
@@ -34,14 +39,16 @@ pub fn use_room_feed(room: RoomState, chat: Vec<ChatMessage>) -> RoomFeed {
             ServerMsg::Room { room: fresh } => room.set(fresh),
             ServerMsg::Chat { messages } => merge(chat, messages),
             ServerMsg::Refused { message } => refused.set(Some(message)),
-            _ => {}
+            other => crate::call::on_server_msg(other),
         },
     );
     RoomFeed {
         room,
         chat,
-        connected,
+        connected: live.connected,
         refused,
+        ready: live.ready,
+        send: live.send,
     }
 }
 
@@ -104,7 +111,7 @@ pub fn InRoom(
         </Show>
         <div class="room-grid">
             <section class="video-slot card" aria-label=t(Key::VideoSlot) data-testid="video-slot">
-                <p class="empty">{t(Key::VideoSlot)}</p>
+                <CallStage feed/>
             </section>
             <section class="people card" aria-labelledby="people-heading">
                 <h2 id="people-heading">{t(Key::ParticipantsTitle)}</h2>

@@ -44,7 +44,7 @@ pub async fn app() -> (Router, Db) {
 /// The router over a given database, as `serve` builds it.
 pub fn router_on(db: Db, config: Config) -> Router {
     let (_, stop) = tokio::sync::watch::channel(false);
-    let state = AppState::new(config, db, Hub::idle(), stop);
+    let state = AppState::new(config, db, Hub::idle(), stop, vec![7; 32]);
     server::http::router(state)
 }
 

@@ -1,0 +1,654 @@
+//! One participant's peer connection, owned by one task: it answers the
+//! browser's offer, publishes what arrives to the room, adds the others'
+//! tracks as they come and go, and offers the browser the changes (the
+//! server is the impolite side of perfect negotiation: while its own offer
+//! is unanswered, an offer from the browser is ignored, and the browser
+//! rolls back).
+//!
+//! The webrtc crate calls the event handler on the connection's own driver
+//! task, so the handler only forwards events into a channel; everything
+//! else happens here.
+
+use super::forward::{LayerSwitch, Verdict, vp8_starts_keyframe};
+use super::room::Published;
+use super::sdp::{self, Source};
+use super::{Command, Member, Sfu, SfuError};
+use app::consultation::{ConsultationId, ParticipantId};
+use app::media::{IceCandidate, SdpKind};
+use app::realtime::ServerMsg;
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::ice::network_type::NetworkType;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
+use webrtc::media_stream::MediaStreamTrack;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidate, RTCIceCandidateInit, RTCIceCandidateType,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
+    SettingEngineBuilder, register_default_interceptors,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+/// The payload types the SFU sends with (it registers only these codecs,
+/// so browsers publish with them too).
+const OPUS_PT: u8 = 111;
+const VP8_PT: u8 = 96;
+/// Packets kept for a slow subscriber before it skips ahead.
+const PACKET_BACKLOG: usize = 512;
+/// At most one key frame request per this, per published track.
+const KEYFRAME_EVERY: Duration = Duration::from_millis(300);
+
+fn opus() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: "audio/opus".into(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+        rtcp_feedback: vec![],
+    }
+}
+
+fn vp8() -> RTCRtpCodec {
+    let feedback = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.into(),
+        parameter: parameter.into(),
+    };
+    RTCRtpCodec {
+        mime_type: "video/VP8".into(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![
+            feedback("goog-remb", ""),
+            feedback("ccm", "fir"),
+            feedback("nack", ""),
+            feedback("nack", "pli"),
+        ],
+    }
+}
+
+/// Opus and VP8 only (every browser has both; VP8 simulcast is the
+/// simplest to forward). No RTX: retransmissions answer NACKs on the same
+/// SSRC, so each published track is one SSRC.
+fn media_engine() -> Result<MediaEngine, SfuError> {
+    let mut engine = MediaEngine::default();
+    let register = |engine: &mut MediaEngine, rtp_codec, payload_type, kind| {
+        engine
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec,
+                    payload_type,
+                },
+                kind,
+            )
+            .map_err(|_| SfuError::Internal)
+    };
+    register(&mut engine, opus(), OPUS_PT, RtpCodecKind::Audio)?;
+    register(&mut engine, vp8(), VP8_PT, RtpCodecKind::Video)?;
+    Ok(engine)
+}
+
+enum Event {
+    Candidate(RTCIceCandidate),
+    Track(Arc<dyn TrackRemote>),
+    State(RTCPeerConnectionState),
+}
+
+struct Handler {
+    events: mpsc::UnboundedSender<Event>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let _ = self.events.send(Event::Candidate(event.candidate));
+    }
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.events.send(Event::Track(track));
+    }
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.events.send(Event::State(state));
+    }
+}
+
+/// One forwarded track on this connection.
+struct Subscription {
+    publisher: ParticipantId,
+    sender: Arc<dyn RtpSender>,
+    task: tokio::task::JoinHandle<()>,
+    /// Opens the flow once the browser has accepted the track: a key frame
+    /// sent before it knows the track would be lost, and the picture would
+    /// wait for the next one.
+    open: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Part of the offer now awaiting the browser's answer.
+    offered: bool,
+}
+
+struct Peer {
+    sfu: Sfu,
+    room: ConsultationId,
+    member: Member,
+    id: u64,
+    port: u16,
+    pc: Arc<dyn PeerConnection>,
+    events: mpsc::UnboundedSender<ServerMsg>,
+    /// Track ids of the browser's offer → what they are.
+    sources: Vec<(String, Source)>,
+    subscriptions: Vec<Subscription>,
+    /// Our offer is out, not yet answered.
+    offering: bool,
+    /// Tracks were added or removed since the last offer.
+    needs_offer: bool,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Creates the connection, answers the offer, and leaves the rest to a
+/// task fed by `commands`.
+pub(super) async fn start(
+    sfu: Sfu,
+    room: ConsultationId,
+    member: Member,
+    id: u64,
+    offer: String,
+    events: mpsc::UnboundedSender<ServerMsg>,
+    commands: mpsc::UnboundedReceiver<Command>,
+) -> Result<(), SfuError> {
+    let sources = sdp::sources(&offer);
+    let description = RTCSessionDescription::offer(offer).map_err(|_| SfuError::BadSdp)?;
+    let (pc, port, pc_events) = connect(&sfu).await?;
+    let mut peer = Peer {
+        sfu,
+        room,
+        member,
+        id,
+        port,
+        pc,
+        events,
+        sources,
+        subscriptions: Vec::new(),
+        offering: false,
+        needs_offer: false,
+        tasks: Vec::new(),
+    };
+    if let Err(error) = peer.answer(description).await {
+        peer.close().await;
+        return Err(error);
+    }
+    tokio::spawn(peer.run(commands, pc_events));
+    Ok(())
+}
+
+/// A new peer connection on a free port of the range.
+async fn connect(
+    sfu: &Sfu,
+) -> Result<(Arc<dyn PeerConnection>, u16, mpsc::UnboundedReceiver<Event>), SfuError> {
+    let inner = &sfu.inner;
+    // A port another program holds is skipped (and not lent again).
+    for _ in 0..8 {
+        let Some(port) = inner.ports.take() else {
+            return Err(SfuError::Full);
+        };
+        let mut engine = media_engine()?;
+        let registry = register_default_interceptors(Registry::new(), &mut engine)
+            .map_err(|_| SfuError::Internal)?;
+        let setting = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_network_types(vec![NetworkType::Udp4, NetworkType::Udp6])
+            .build();
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let built = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(setting)
+            .with_handler(
+                Arc::new(Handler { events: sender }) as Arc<dyn PeerConnectionEventHandler>
+            )
+            .with_udp_addrs(vec![format!("{}:{port}", ip_for_url(inner.bind_ip))])
+            .build()
+            .await;
+        match built {
+            Ok(pc) => return Ok((Arc::new(pc), port, receiver)),
+            Err(error) => {
+                tracing::warn!(%error, port, "the SFU could not use a UDP port");
+            }
+        }
+    }
+    Err(SfuError::Internal)
+}
+
+fn ip_for_url(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        v4 => v4.to_string(),
+    }
+}
+
+impl Peer {
+    async fn answer(&mut self, offer: RTCSessionDescription) -> Result<(), SfuError> {
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .map_err(|_| SfuError::BadSdp)?;
+        let answer = self
+            .pc
+            .create_answer(None)
+            .await
+            .map_err(|_| SfuError::BadSdp)?;
+        self.pc
+            .set_local_description(answer)
+            .await
+            .map_err(|_| SfuError::Internal)?;
+        let sdp = self
+            .pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or(SfuError::Internal)?;
+        let _ = self.events.send(ServerMsg::MediaSdp {
+            kind: SdpKind::Answer,
+            sdp,
+        });
+        Ok(())
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut pc_events: mpsc::UnboundedReceiver<Event>,
+    ) {
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    None | Some(Command::Close) => break,
+                    Some(command) => {
+                        if let Err(error) = self.on_command(command).await {
+                            let _ = self.events.send(ServerMsg::MediaError {
+                                retry: error.may_retry(),
+                                message: error.to_string(),
+                            });
+                        }
+                    }
+                },
+                event = pc_events.recv() => match event {
+                    None => break,
+                    Some(event) => {
+                        if !self.on_event(event).await {
+                            break;
+                        }
+                    }
+                },
+            }
+            if self.needs_offer && !self.offering {
+                self.offer().await;
+            }
+        }
+        self.close().await;
+    }
+
+    async fn on_command(&mut self, command: Command) -> Result<(), SfuError> {
+        match command {
+            Command::Remote(SdpKind::Offer, sdp) => {
+                // Impolite: our own offer wins; the browser rolls back.
+                if self.offering {
+                    return Ok(());
+                }
+                self.sources = sdp::sources(&sdp);
+                let offer = RTCSessionDescription::offer(sdp).map_err(|_| SfuError::BadSdp)?;
+                self.answer(offer).await?;
+            }
+            Command::Remote(SdpKind::Answer, sdp) => {
+                if !self.offering {
+                    return Ok(());
+                }
+                let answer = RTCSessionDescription::answer(sdp).map_err(|_| SfuError::BadSdp)?;
+                self.pc
+                    .set_remote_description(answer)
+                    .await
+                    .map_err(|_| SfuError::BadSdp)?;
+                self.offering = false;
+                for subscription in &mut self.subscriptions {
+                    if subscription.offered
+                        && let Some(open) = subscription.open.take()
+                    {
+                        let _ = open.send(());
+                    }
+                }
+            }
+            Command::Candidate(None) => {}
+            Command::Candidate(Some(candidate)) => {
+                let init = RTCIceCandidateInit {
+                    candidate: candidate.candidate,
+                    sdp_mid: candidate.sdp_mid,
+                    sdp_mline_index: candidate.sdp_m_line_index,
+                    username_fragment: None,
+                    url: None,
+                };
+                // A candidate the ICE agent cannot use is not an error for
+                // the person: others may work.
+                if let Err(error) = self.pc.add_ice_candidate(init).await {
+                    tracing::debug!(%error, "ICE candidate ignored");
+                }
+            }
+            Command::Subscribe(published) => self.subscribe(published).await?,
+            Command::Unsubscribe(publisher) => self.unsubscribe(&publisher).await,
+            Command::Close => {}
+        }
+        Ok(())
+    }
+
+    /// False when the connection is over.
+    async fn on_event(&mut self, event: Event) -> bool {
+        match event {
+            Event::Candidate(mut candidate) => {
+                if let Some(public) = self.sfu.inner.config.public_ip
+                    && candidate.typ == RTCIceCandidateType::Host
+                {
+                    candidate.address = public.to_string();
+                }
+                if let Ok(init) = candidate.to_json() {
+                    let _ = self.events.send(ServerMsg::MediaCandidate {
+                        // Everything is bundled on the first m-line; an
+                        // empty mid confuses some browsers.
+                        candidate: IceCandidate {
+                            candidate: init.candidate,
+                            sdp_mid: None,
+                            sdp_m_line_index: Some(0),
+                        },
+                    });
+                }
+                true
+            }
+            Event::Track(track) => {
+                self.publish(track).await;
+                true
+            }
+            Event::State(state) => !matches!(state, RTCPeerConnectionState::Closed),
+        }
+    }
+
+    async fn offer(&mut self) {
+        self.needs_offer = false;
+        let offer = match self.pc.create_offer(None).await {
+            Ok(offer) => offer,
+            Err(error) => {
+                tracing::warn!(%error, "the SFU could not make an offer");
+                return;
+            }
+        };
+        if let Err(error) = self.pc.set_local_description(offer).await {
+            tracing::warn!(%error, "the SFU could not use its offer");
+            return;
+        }
+        if let Some(description) = self.pc.local_description().await {
+            self.offering = true;
+            for subscription in &mut self.subscriptions {
+                subscription.offered = true;
+            }
+            let _ = self.events.send(ServerMsg::MediaSdp {
+                kind: SdpKind::Offer,
+                sdp: description.sdp,
+            });
+        }
+    }
+
+    /// A track of this participant started: the room gets it.
+    async fn publish(&mut self, track: Arc<dyn TrackRemote>) {
+        if !self.member.publish {
+            return;
+        }
+        let track_id = track.track_id().await;
+        let kind = track.kind().await;
+        let source = self
+            .sources
+            .iter()
+            .find(|(id, _)| *id == track_id)
+            .map(|(_, source)| *source)
+            .unwrap_or(if kind == RtpCodecKind::Audio {
+                Source::Microphone
+            } else {
+                Source::Camera
+            });
+        let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
+        tracing::debug!(track_id, ?kind, ?source, ssrc, "track published");
+        let (packets, _) = broadcast::channel(PACKET_BACKLOG);
+        let (keyframes, mut keyframe_requests) = mpsc::unbounded_channel::<()>();
+        let published = Arc::new(Published {
+            publisher: self.member.participant.clone(),
+            source,
+            packets: packets.clone(),
+            keyframes,
+        });
+        let counters_of = self.sfu.clone();
+        let reader = track.clone();
+        self.tasks.push(tokio::spawn(async move {
+            while let Some(event) = reader.poll().await {
+                if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+                    counters_of
+                        .counters()
+                        .packets_received
+                        .fetch_add(1, Ordering::Relaxed);
+                    // Padding (the browser probing for bandwidth) carries no
+                    // media, and a packet of another SSRC (a repair stream)
+                    // would break the subscriber's numbering.
+                    if packet.payload.is_empty() || packet.header.ssrc != ssrc {
+                        continue;
+                    }
+                    // No subscriber yet is fine.
+                    let _ = packets.send(packet);
+                }
+            }
+        }));
+        self.tasks.push(tokio::spawn(async move {
+            let mut last = Instant::now() - KEYFRAME_EVERY;
+            while keyframe_requests.recv().await.is_some() {
+                if last.elapsed() < KEYFRAME_EVERY {
+                    continue;
+                }
+                last = Instant::now();
+                let pli = PictureLossIndication {
+                    sender_ssrc: 0,
+                    media_ssrc: ssrc,
+                };
+                if track.write_rtcp(vec![Box::new(pli)]).await.is_err() {
+                    break;
+                }
+            }
+        }));
+        self.sfu.inner.rooms.publish(&self.room, self.id, published);
+    }
+
+    /// Sends another participant's track to this browser.
+    async fn subscribe(&mut self, published: Arc<Published>) -> Result<(), SfuError> {
+        let video = published.is_video();
+        let ssrc = rand::random::<u32>();
+        let stream_id = published.stream_id();
+        let label = match published.source {
+            Source::Microphone => "mic",
+            Source::Camera => "cam",
+            Source::Screen => "screen",
+        };
+        let track_id = format!("{label}-{}", published.publisher);
+        let (kind, codec, payload_type) = if video {
+            (RtpCodecKind::Video, vp8(), VP8_PT)
+        } else {
+            (RtpCodecKind::Audio, opus(), OPUS_PT)
+        };
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            stream_id.clone(),
+            track_id.clone(),
+            track_id,
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                active: true,
+                codec,
+                ..Default::default()
+            }],
+        )));
+        // Our own send-only transceiver: never one of the browser's.
+        let transceiver = self
+            .pc
+            .add_transceiver_from_track(
+                track.clone() as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    streams: vec![stream_id],
+                    send_encodings: vec![],
+                }),
+            )
+            .await
+            .map_err(|_| SfuError::Internal)?;
+        let sender = transceiver
+            .sender()
+            .await
+            .ok()
+            .flatten()
+            .ok_or(SfuError::Internal)?;
+        let (open, opened) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(forward(
+            self.sfu.clone(),
+            opened,
+            published.packets.subscribe(),
+            published.keyframes.clone(),
+            video,
+            Outgoing {
+                track,
+                ssrc,
+                payload_type,
+            },
+        ));
+        self.subscriptions.push(Subscription {
+            publisher: published.publisher.clone(),
+            sender,
+            task,
+            open: Some(open),
+            offered: false,
+        });
+        self.needs_offer = true;
+        Ok(())
+    }
+
+    async fn unsubscribe(&mut self, publisher: &ParticipantId) {
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.subscriptions)
+            .into_iter()
+            .partition(|s| &s.publisher == publisher);
+        self.subscriptions = kept;
+        for subscription in gone {
+            subscription.task.abort();
+            let _ = self.pc.remove_track(&subscription.sender).await;
+            self.needs_offer = true;
+        }
+    }
+
+    async fn close(&mut self) {
+        for subscription in self.subscriptions.drain(..) {
+            subscription.task.abort();
+        }
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        let _ = self.pc.close().await;
+        self.sfu.inner.ports.give_back(self.port);
+    }
+}
+
+/// Where one subscriber's copy of a track goes, and how it is labelled.
+struct Outgoing {
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    payload_type: u8,
+}
+
+/// Forwards one published track to one subscriber: rewrites what the
+/// subscriber's connection expects (its SSRC and payload type, continuous
+/// numbering), drops header extensions negotiated only with the publisher,
+/// and holds video back until a key frame so the picture starts clean.
+async fn forward(
+    sfu: Sfu,
+    opened: tokio::sync::oneshot::Receiver<()>,
+    mut packets: broadcast::Receiver<rtc::rtp::Packet>,
+    keyframes: mpsc::UnboundedSender<()>,
+    video: bool,
+    out: Outgoing,
+) {
+    let Outgoing {
+        track,
+        ssrc,
+        payload_type,
+    } = out;
+    if opened.await.is_err() {
+        return;
+    }
+    // What came before the browser accepted the track is of no use.
+    packets = packets.resubscribe();
+    let mut switch = LayerSwitch::default();
+    switch.set_target(Some(0));
+    let _ = keyframes.send(());
+    let mut asked_at = Instant::now();
+    let counters = sfu.counters();
+    loop {
+        let mut packet = match packets.recv().await {
+            Ok(packet) => packet,
+            Err(RecvError::Lagged(_)) => {
+                // Packets were lost for this subscriber: restart the
+                // picture at the next key frame.
+                if video {
+                    switch.await_keyframe();
+                    let _ = keyframes.send(());
+                }
+                continue;
+            }
+            Err(RecvError::Closed) => break,
+        };
+        let header = &mut packet.header;
+        if video {
+            let keyframe = vp8_starts_keyframe(&packet.payload);
+            match switch.on_packet(
+                0,
+                header.ssrc,
+                header.sequence_number,
+                header.timestamp,
+                keyframe,
+            ) {
+                Verdict::Drop => {
+                    if asked_at.elapsed() > Duration::from_secs(1) {
+                        asked_at = Instant::now();
+                        let _ = keyframes.send(());
+                    }
+                    continue;
+                }
+                Verdict::Send { seq, ts } => {
+                    header.sequence_number = seq;
+                    header.timestamp = ts;
+                }
+            }
+        }
+        header.ssrc = ssrc;
+        header.payload_type = payload_type;
+        header.extension = false;
+        header.extensions.clear();
+        header.extensions_padding = 0;
+        let bytes = packet.payload.len() as u64;
+        if track.write_rtp(packet).await.is_err() {
+            break;
+        }
+        counters.packets_forwarded.fetch_add(1, Ordering::Relaxed);
+        counters.bytes_forwarded.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
