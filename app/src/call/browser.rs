@@ -353,13 +353,7 @@ async fn start(pass: MediaPass) -> Result<(), JsValue> {
     pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
     handlers.push(on_state);
 
-    let offer = JsFuture::from(pc.create_offer()).await?;
-    let sdp = js_sys::Reflect::get(&offer, &"sdp".into())?
-        .as_string()
-        .unwrap_or_default();
-    let description = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-    description.set_sdp(&sdp);
-    JsFuture::from(pc.set_local_description(&description)).await?;
+    let sdp = describe_locally(&pc, SdpKind::Offer).await?;
     with_call(|call| {
         call.peer = Some(Peer {
             pc,
@@ -400,13 +394,7 @@ async fn on_sdp(kind: SdpKind, sdp: String) -> Result<(), JsValue> {
         .await;
     }
     if kind == SdpKind::Offer {
-        let answer = JsFuture::from(pc.create_answer()).await?;
-        let sdp = js_sys::Reflect::get(&answer, &"sdp".into())?
-            .as_string()
-            .unwrap_or_default();
-        let description = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-        description.set_sdp(&sdp);
-        JsFuture::from(pc.set_local_description(&description)).await?;
+        let sdp = describe_locally(&pc, SdpKind::Answer).await?;
         with_call(|call| {
             call.send.run(ClientMsg::MediaSdp {
                 kind: SdpKind::Answer,
@@ -559,13 +547,7 @@ pub fn set_screen(on: bool) {
 
 /// Our own new offer (after adding a sender); the SFU answers it.
 async fn renegotiate(pc: &RtcPeerConnection) -> Result<(), JsValue> {
-    let offer = JsFuture::from(pc.create_offer()).await?;
-    let sdp = js_sys::Reflect::get(&offer, &"sdp".into())?
-        .as_string()
-        .unwrap_or_default();
-    let description = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-    description.set_sdp(&sdp);
-    JsFuture::from(pc.set_local_description(&description)).await?;
+    let sdp = describe_locally(pc, SdpKind::Offer).await?;
     with_call(|call| {
         call.send.run(ClientMsg::MediaSdp {
             kind: SdpKind::Offer,
@@ -573,4 +555,21 @@ async fn renegotiate(pc: &RtcPeerConnection) -> Result<(), JsValue> {
         })
     });
     Ok(())
+}
+
+/// Creates our offer or answer, makes it the local description, and
+/// returns its SDP for the SFU.
+async fn describe_locally(pc: &RtcPeerConnection, kind: SdpKind) -> Result<String, JsValue> {
+    let (created, sdp_type) = match kind {
+        SdpKind::Offer => (pc.create_offer(), RtcSdpType::Offer),
+        SdpKind::Answer => (pc.create_answer(), RtcSdpType::Answer),
+    };
+    let created = JsFuture::from(created).await?;
+    let sdp = js_sys::Reflect::get(&created, &"sdp".into())?
+        .as_string()
+        .unwrap_or_default();
+    let description = RtcSessionDescriptionInit::new(sdp_type);
+    description.set_sdp(&sdp);
+    JsFuture::from(pc.set_local_description(&description)).await?;
+    Ok(sdp)
 }

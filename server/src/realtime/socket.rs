@@ -9,7 +9,9 @@ use crate::http::csrf;
 use crate::sfu::{Member, PeerHandle};
 use crate::state::AppState;
 use app::authz::Caller;
-use app::consultation::{ConsultationId, MessageId, ParticipantState, QueueId, RoomState};
+use app::consultation::{
+    ConsultationId, MessageId, ParticipantState, ParticipantView, QueueId, RoomState,
+};
 use app::realtime::{ClientMsg, MAX_CLIENT_FRAME, ServerMsg};
 use app::ssr::{ClientInfo, Consultations, CurrentSession, CurrentVisitor};
 use axum::Extension;
@@ -342,24 +344,33 @@ impl Connection {
     /// A pass to the call, for a participant let into an open consultation
     /// (never for someone in the waiting room).
     async fn media_pass(&mut self, id: ConsultationId) -> Vec<ServerMsg> {
-        let Some(caller) = self.caller(&id) else {
-            return vec![refused("Please sign in first.")];
-        };
-        let room = match self
+        match self.admitted_place(&id).await {
+            Ok(me) => vec![ServerMsg::MediaPass {
+                pass: self.state.sfu.pass(&id, &me.id, true),
+            }],
+            Err(refusal) => vec![refusal],
+        }
+    }
+
+    /// This page's place in the room as it is now, when that place is let
+    /// into an open consultation; otherwise what to answer.
+    async fn admitted_place(&self, id: &ConsultationId) -> Result<ParticipantView, ServerMsg> {
+        let caller = self
+            .caller(id)
+            .ok_or_else(|| refused("Please sign in first."))?;
+        let room = self
             .state
             .consultations
-            .room(caller, &id, &self.client)
+            .room(caller, id, &self.client)
             .await
-        {
-            Ok(room) => room,
-            Err(e) => return vec![refused(&e.to_string())],
-        };
+            .map_err(|e| refused(&e.to_string()))?;
         let admitted = room.my_state == Some(ParticipantState::Admitted) && !room.status.is_over();
-        let Some(me) = room.me.clone().filter(|_| admitted) else {
-            return vec![media_error(crate::sfu::SfuError::NotAdmitted)];
-        };
-        let pass = self.state.sfu.pass(&id, &me, true);
-        vec![ServerMsg::MediaPass { pass }]
+        room.me
+            .as_ref()
+            .filter(|_| admitted)
+            .and_then(|me| room.participants.iter().find(|p| &p.id == me))
+            .cloned()
+            .ok_or_else(|| media_error(crate::sfu::SfuError::NotAdmitted))
     }
 
     /// Joins the call with a pass: it must be valid, for the consultation
@@ -374,26 +385,10 @@ impl Connection {
         };
         // The room as it is now, not as it was when the page opened.
         let id = watched.id.clone();
-        let Some(caller) = self.caller(&id) else {
-            return vec![refused("Please sign in first.")];
-        };
-        let room = match self
-            .state
-            .consultations
-            .room(caller, &id, &self.client)
-            .await
-        {
-            Ok(room) => room,
-            Err(e) => return vec![refused(&e.to_string())],
-        };
-        let me = room.me.as_ref().filter(|_| {
-            room.my_state == Some(ParticipantState::Admitted) && !room.status.is_over()
-        });
-        let Some(me) = me.filter(|me| me.0 == claims.sub && id.0 == claims.room) else {
-            return vec![media_error(crate::sfu::SfuError::NotAdmitted)];
-        };
-        let Some(view) = room.participants.iter().find(|p| &p.id == me).cloned() else {
-            return vec![media_error(crate::sfu::SfuError::NotAdmitted)];
+        let view = match self.admitted_place(&id).await {
+            Ok(me) if me.id.0 == claims.sub && id.0 == claims.room => me,
+            Ok(_) => return vec![media_error(crate::sfu::SfuError::NotAdmitted)],
+            Err(refusal) => return vec![refusal],
         };
         let member = Member {
             participant: view.id,
