@@ -92,6 +92,9 @@ async function assertReceiving(page, who, streamCount, seconds = 3) {
   for (const [key, before] of first) {
     const now = later.get(key);
     assert.ok(now && now.bytes > before.bytes, `${who}: bytes of ${key} did not grow (${before.bytes} → ${now?.bytes})`);
+    if (before.kind === 'video') {
+      assert.ok(now.frames > before.frames, `${who}: no frames of ${key} decoded (${before.frames} → ${now.frames})`);
+    }
   }
   return later;
 }

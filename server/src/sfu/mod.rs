@@ -10,6 +10,7 @@
 //! - [`forward`]: the per-packet decisions, as plain functions;
 //! - `sdp`, `ports`: small helpers.
 
+mod feedback;
 pub mod forward;
 pub mod pass;
 mod peer;

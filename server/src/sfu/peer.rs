@@ -9,6 +9,7 @@
 //! task, so the handler only forwards events into a channel; everything
 //! else happens here.
 
+use super::feedback::{self, KeyframeRequests};
 use super::forward::{LayerSwitch, Verdict, vp8_starts_keyframe};
 use super::room::Published;
 use super::sdp::{self, Source};
@@ -30,8 +31,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use webrtc::media_stream::MediaStreamTrack;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -127,7 +128,10 @@ impl PeerConnectionEventHandler for Handler {
 struct Subscription {
     publisher: ParticipantId,
     sender: Arc<dyn RtpSender>,
+    /// Forwards the packets.
     task: tokio::task::JoinHandle<()>,
+    /// Passes the subscriber's key frame requests to the publisher.
+    feedback: tokio::task::JoinHandle<()>,
     /// Opens the flow once the browser has accepted the track: a key frame
     /// sent before it knows the track would be lost, and the picture would
     /// wait for the next one.
@@ -202,7 +206,8 @@ async fn connect(
         };
         let mut engine = media_engine()?;
         let registry = register_default_interceptors(Registry::new(), &mut engine)
-            .map_err(|_| SfuError::Internal)?;
+            .map_err(|_| SfuError::Internal)?
+            .with(feedback::SLOT, KeyframeRequests::default());
         let setting = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_network_types(vec![NetworkType::Udp4, NetworkType::Udp6])
@@ -520,6 +525,10 @@ impl Peer {
             .ok()
             .flatten()
             .ok_or(SfuError::Internal)?;
+        let feedback = tokio::spawn(relay_keyframe_requests(
+            track.clone(),
+            published.keyframes.clone(),
+        ));
         let (open, opened) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(forward(
             self.sfu.clone(),
@@ -537,6 +546,7 @@ impl Peer {
             publisher: published.publisher.clone(),
             sender,
             task,
+            feedback,
             open: Some(open),
             offered: false,
         });
@@ -551,6 +561,7 @@ impl Peer {
         self.subscriptions = kept;
         for subscription in gone {
             subscription.task.abort();
+            subscription.feedback.abort();
             let _ = self.pc.remove_track(&subscription.sender).await;
             self.needs_offer = true;
         }
@@ -559,12 +570,36 @@ impl Peer {
     async fn close(&mut self) {
         for subscription in self.subscriptions.drain(..) {
             subscription.task.abort();
+            subscription.feedback.abort();
         }
         for task in self.tasks.drain(..) {
             task.abort();
         }
         let _ = self.pc.close().await;
         self.sfu.inner.ports.give_back(self.port);
+    }
+}
+
+/// A subscriber that lost part of a key frame asks for another (PLI, FIR);
+/// only the publisher can make one. The publisher's side limits how often
+/// it asks, so several subscribers asking at once cost one request.
+async fn relay_keyframe_requests(
+    track: Arc<TrackLocalStaticRTP>,
+    keyframes: mpsc::UnboundedSender<()>,
+) {
+    loop {
+        // `poll` holds the track's event lock while it waits, and unbinding
+        // the track (removing it) takes the same lock: wait in short turns.
+        match tokio::time::timeout(Duration::from_millis(250), track.poll()).await {
+            Ok(Some(TrackLocalEvent::OnRtcpPacket(_))) => {
+                if keyframes.send(()).is_err() {
+                    return;
+                }
+            }
+            Ok(Some(_)) | Err(_) => {}
+            // Not bound (yet, or any more).
+            Ok(None) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
     }
 }
 
