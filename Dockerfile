@@ -32,6 +32,7 @@ ENV VISITA_ADDR=0.0.0.0:3000 \
     VISITA_SITE_DIR=/usr/share/visita/site
 USER visita
 VOLUME /var/lib/visita
-EXPOSE 3000
+# HTTP, the built-in TURN server, the SFU's media ports (VISITA_MEDIA_PORTS).
+EXPOSE 3000 3478/udp 3478/tcp 50000-50199/udp
 ENTRYPOINT ["visita"]
 CMD ["serve"]

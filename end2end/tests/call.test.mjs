@@ -5,6 +5,9 @@
 // Then muting, camera off, and a join from the waiting room refused.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { ADMIN, createStaff, hydrated, launchBrowser, signIn, startVisita } from './support.mjs';
 
@@ -58,7 +61,7 @@ async function inbound(page) {
     const out = [];
     report.forEach((s) => {
       if (s.type === 'inbound-rtp') {
-        out.push({ kind: s.kind, bytes: s.bytesReceived ?? 0, frames: s.framesDecoded ?? 0, track: s.trackIdentifier });
+        out.push({ kind: s.kind, bytes: s.bytesReceived ?? 0, frames: s.framesDecoded ?? 0, track: s.trackIdentifier, debug: [s.ssrc, s.packetsReceived, s.packetsLost, s.framesReceived, s.keyFramesDecoded, s.pliCount, s.nackCount, s.framesDropped] });
       }
     });
     // Which remote stream (participant) each track belongs to.
@@ -93,10 +96,28 @@ async function assertReceiving(page, who, streamCount, seconds = 3) {
     const now = later.get(key);
     assert.ok(now && now.bytes > before.bytes, `${who}: bytes of ${key} did not grow (${before.bytes} → ${now?.bytes})`);
     if (before.kind === 'video') {
-      assert.ok(now.frames > before.frames, `${who}: no frames of ${key} decoded (${before.frames} → ${now.frames})`);
+      assert.ok(now.frames > before.frames, `${who}: no frames of ${key} decoded (${before.frames} → ${now.frames}) ${JSON.stringify(before.debug)} ${JSON.stringify(now.debug)} ${JSON.stringify([...later.values()])}`);
     }
   }
   return later;
+}
+
+/** Waits (up to `withinMs`) until video from `streamCount` others is decoded again, second after second. */
+async function videoResumes(page, who, streamCount, withinMs) {
+  const started = Date.now();
+  const frames = async () =>
+    new Map((await inbound(page)).filter((s) => s.kind === 'video' && s.stream).map((s) => [s.stream, s.frames]));
+  let before = await frames();
+  for (;;) {
+    await page.waitForTimeout(1000);
+    const now = await frames();
+    const growing = [...now].filter(([stream, n]) => n > (before.get(stream) ?? n)).length;
+    if (growing >= streamCount) return Date.now() - started;
+    if (Date.now() - started > withinMs) {
+      assert.fail(`${who}: video did not resume within ${withinMs} ms: ${JSON.stringify(await inbound(page))}`);
+    }
+    before = now;
+  }
 }
 
 async function metric(name) {
@@ -185,6 +206,12 @@ test('three people on one call through the SFU: media forwarded both ways, mute,
   assert.ok(forwardedAfter - forwardedBefore > 500, `the SFU forwarded ${forwardedAfter - forwardedBefore} packets`);
   assert.equal(await metric('visita_sfu_participants'), 3);
 
+  // Garbage at every media port and at the TURN server (UDP and TCP):
+  // things shaped like STUN, RTP, RTCP, DTLS, and noise. The call goes on.
+  await sendGarbage(visita);
+  await assertReceiving(doctor.page, 'doctor after the garbage', 2, 1);
+  assert.equal((await fetch(`${visita.url}/healthz`)).status, 200);
+
   // Tiles say who is who.
   const captions = await doctor.page.locator('[data-testid="tile"] figcaption').allInnerTexts();
   assert.ok(captions.some((c) => /Ana Ruiz — Patient/.test(c)), captions.join(' | '));
@@ -209,8 +236,156 @@ test('three people on one call through the SFU: media forwarded both ways, mute,
   await translator.page.locator(`[data-stream="${patientStream}"] [data-testid="camera-off"]`).waitFor({ timeout: 5000 });
   await patient.page.getByTestId('call-camera').click();
   await doctor.page.locator(`[data-stream="${patientStream}"][data-video="true"]`).waitFor({ timeout: 5000 });
+  await assertReceiving(doctor.page, 'doctor after the camera came back', 2, 1);
+
+  // The patient's network drops for 5 s: the page says so, then the video
+  // comes back on its own, without a reload.
+  const iceOf = (page) =>
+    page.evaluate(() => ({
+      connections: window.__peerConnections.length,
+      ufrag: /a=ice-ufrag:(\S+)/.exec(window.__peerConnections.at(-1).localDescription.sdp)[1],
+    }));
+  const beforeDrop = await iceOf(patient.page);
+  await patient.context.setOffline(true);
+  await patient.page.locator('[data-testid="call"][data-phase="reconnecting"]').waitFor({ timeout: 5000 });
+  await patient.page.waitForTimeout(5000);
+  await patient.context.setOffline(false);
+  const back = Date.now();
+  await patient.page.locator('[data-testid="call"][data-phase="live"]').waitFor({ timeout: 10_000 });
+  await videoResumes(patient.page, 'patient after the drop', 2, 10_000 - (Date.now() - back));
+  await videoResumes(doctor.page, 'doctor after the drop', 2, 10_000 - (Date.now() - back));
+  console.log(`video back both ways ${Date.now() - back} ms after the network returned`);
+  // Same connection, new ICE credentials: an ICE restart, not a new call.
+  const afterDrop = await iceOf(patient.page);
+  assert.equal(afterDrop.connections, beforeDrop.connections);
+  assert.notEqual(afterDrop.ufrag, beforeDrop.ufrag);
+
+  // A join with no pass, or a forged one, is refused in plain words.
+  const refusals = await doctor.page.evaluate(async () => {
+    const id = location.pathname.split('/').pop();
+    const ws = new WebSocket(`ws://${location.host}/ws?first=${encodeURIComponent(JSON.stringify([{ type: 'media_pass', id }]))}`);
+    const next = () => new Promise((resolve) => {
+      ws.onmessage = (e) => {
+        const message = JSON.parse(e.data);
+        if (message.type.startsWith('media_')) resolve(message);
+      };
+    });
+    const pass = await next();
+    const sdp = 'v=0\r\n';
+    ws.send(JSON.stringify({ type: 'media_join', token: '', sdp }));
+    const missing = await next();
+    const [head, body, signature] = pass.pass.token.split('.');
+    const forged = `${head}.${body}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+    ws.send(JSON.stringify({ type: 'media_join', token: forged, sdp }));
+    const invalid = await next();
+    ws.close();
+    return { pass: pass.type, missing, invalid };
+  });
+  assert.equal(refusals.pass, 'media_pass');
+  assert.equal(refusals.missing.type, 'media_error');
+  assert.match(refusals.missing.message, /No pass to the call/);
+  assert.equal(refusals.invalid.type, 'media_error');
+  assert.match(refusals.invalid.message, /not valid/);
 
   for (const { context } of [doctor, patient, translator]) await context.close();
+});
+
+function garbagePackets() {
+  const shaped = (head, length) => Buffer.concat([Buffer.from(head), randomBytes(length)]);
+  const packets = [
+    shaped([0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42], 12), // STUN binding, no integrity
+    shaped([0x00, 0x01, 0xff, 0xfc], 40), // STUN claiming a huge length
+    shaped([0x80, 0x60, 0x00, 0x01], 8), // RTP header cut short
+    shaped([0x90, 0xe0, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0xff, 0xff], 4), // RTP, extension overruns
+    shaped([0x80, 0xc8, 0xff, 0xff], 4), // RTCP sender report, length lies
+    shaped([0x81, 0xce, 0x00, 0x02], 2), // PLI cut short
+    shaped([0x16, 0xfe, 0xfd, 0x00, 0x00], 60), // DTLS record
+    shaped([0x40, 0x00, 0xff, 0xff], 16), // TURN ChannelData, length lies
+    Buffer.alloc(0),
+  ];
+  for (let i = 0; i < 20; i++) packets.push(randomBytes(1 + Math.floor(Math.random() * 1400)));
+  return packets;
+}
+
+async function sendGarbage(server) {
+  const socket = createSocket('udp4');
+  const [first, last] = server.mediaPorts;
+  const ports = [server.turnPort];
+  for (let port = first; port <= last; port++) ports.push(port);
+  for (const port of ports) {
+    for (const packet of garbagePackets()) {
+      await new Promise((resolve) => socket.send(packet, port, '127.0.0.1', () => resolve()));
+    }
+  }
+  socket.close();
+  for (const packet of garbagePackets()) {
+    await new Promise((resolve) => {
+      const tcp = connect(server.turnPort, '127.0.0.1', () => tcp.end(packet));
+      tcp.on('close', resolve);
+      tcp.on('error', resolve);
+    });
+  }
+}
+
+// A network that blocks UDP: the page may only use TURN over TCP.
+function tcpTurnOnly() {
+  const Wrapped = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (config = {}) {
+    const iceServers = (config.iceServers ?? []).map((server) => ({
+      ...server,
+      urls: [].concat(server.urls).filter((url) => url.includes('transport=tcp')),
+    }));
+    return new Wrapped({ ...config, iceServers });
+  };
+  window.RTCPeerConnection.prototype = Wrapped.prototype;
+}
+
+/** The local candidate of the pair the page's connection uses. */
+async function selectedLocalCandidate(page) {
+  return page.evaluate(async () => {
+    const report = await window.__peerConnections.at(-1).getStats();
+    let pair;
+    report.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+    });
+    const local = pair && report.get(pair.localCandidateId);
+    return local ? { type: local.candidateType, relayProtocol: local.relayProtocol ?? null } : null;
+  });
+}
+
+test('relay only, UDP blocked for the patient: the call goes through the built-in TURN server over TCP', async () => {
+  const relayed = await startVisita({ env: { VISITA_MEDIA_RELAY_ONLY: 'on' } });
+  try {
+    await createStaff(relayed.url, DOCTOR);
+    const doctor = await newPage();
+    const patientContext = await browser.newContext();
+    await patientContext.addInitScript(capturePeerConnections);
+    await patientContext.addInitScript(tcpTurnOnly);
+    const patient = { context: patientContext, page: await patientContext.newPage() };
+
+    await signIn(doctor.page, relayed.url, DOCTOR);
+    await doctor.page.waitForURL(`${relayed.url}/`);
+    await hydrated(doctor.page);
+    await doctor.page.getByLabel("Patient's name").fill('Rui Costa');
+    await doctor.page.getByLabel("Patient's language").selectOption('en');
+    await doctor.page.getByRole('button', { name: "Create and get the patient's link" }).click();
+    const link = await doctor.page.getByTestId('patient-link').inputValue();
+    await patient.page.goto(link);
+    await hydrated(patient.page);
+    await patient.page.getByRole('button', { name: 'Join the waiting room' }).click();
+    await patient.page.getByTestId('waiting-title').waitFor();
+    await doctor.page.locator('li.day-line[data-patient="Rui Costa"]').getByTestId('admit').click();
+    await doctor.page.waitForURL(/\/room\//);
+    await hydrated(doctor.page);
+
+    await assertReceiving(doctor.page, 'doctor', 1);
+    await assertReceiving(patient.page, 'patient', 1);
+    assert.deepEqual(await selectedLocalCandidate(patient.page), { type: 'relay', relayProtocol: 'tcp' });
+    assert.deepEqual(await selectedLocalCandidate(doctor.page), { type: 'relay', relayProtocol: 'udp' });
+    for (const { context } of [doctor, patient]) await context.close();
+  } finally {
+    await relayed.stop();
+  }
 });
 
 async function adminAddsTranslatorOrg(name, languages, member) {

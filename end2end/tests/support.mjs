@@ -35,6 +35,7 @@ export async function startVisita({ dataDir, env = {} } = {}) {
   const url = `http://127.0.0.1:${port}`;
   // Media ports of its own, so servers of one run never share a port.
   const mediaBase = 20_000 + (port % 400) * 100;
+  const turnPort = await freePort();
   const child = spawn(BIN, ['serve'], {
     env: {
       PATH: process.env.PATH,
@@ -46,6 +47,7 @@ export async function startVisita({ dataDir, env = {} } = {}) {
       VISITA_ADMIN_EMAIL: ADMIN.email,
       VISITA_ADMIN_PASSWORD: ADMIN.password,
       VISITA_MEDIA_PORTS: `${mediaBase}-${mediaBase + 99}`,
+      VISITA_TURN_PORT: String(turnPort),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -84,6 +86,8 @@ export async function startVisita({ dataDir, env = {} } = {}) {
   return {
     url,
     dataDir: dir,
+    mediaPorts: [mediaBase, mediaBase + 99],
+    turnPort,
     output: () => output,
     /** SIGTERM (graceful) by default; 'SIGKILL' simulates a crash. */
     async stop(signal = 'SIGTERM', { keepData = false } = {}) {

@@ -164,10 +164,17 @@ pub fn banner(config: &Config, first_admin: &FirstAdmin) -> String {
             "  Admin login:  {email}\n  Password:     as printed at first start (lost it? visita admin reset-password --email {email} --password-stdin)"
         ),
     };
+    let media = &config.media;
+    let turn = match media.builtin_turn_port {
+        Some(port) => format!(", built-in TURN on {port} (UDP and TCP)"),
+        None => String::new(),
+    };
     format!(
-        "\nVisita {} is running.\n  Open:         {}/login\n  Health:       {}/healthz\n{login}\n",
+        "\nVisita {} is running.\n  Open:         {}/login\n  Health:       {}/healthz\n  Media:        UDP {}-{}{turn}\n{login}\n",
         env!("CARGO_PKG_VERSION"),
         config.public_url,
-        config.public_url
+        config.public_url,
+        media.ports.0,
+        media.ports.1,
     )
 }

@@ -97,6 +97,35 @@ pub struct MediaConfig {
     /// Browsers use relayed candidates only (networks that forbid direct
     /// UDP; also how tests prove TURN works).
     pub relay_only: bool,
+    /// The built-in TURN server's port (UDP and TCP), `None` when it is off.
+    pub builtin_turn_port: Option<u16>,
+    /// The host browsers reach the built-in TURN server at: the public IP,
+    /// or the host of the public URL.
+    pub builtin_turn_host: String,
+}
+
+impl MediaConfig {
+    /// The built-in TURN server's addresses for browsers, UDP then TCP.
+    pub fn builtin_turn_urls(&self) -> Vec<String> {
+        let Some(port) = self.builtin_turn_port else {
+            return Vec::new();
+        };
+        let host = &self.builtin_turn_host;
+        ["udp", "tcp"]
+            .iter()
+            .map(|transport| format!("turn:{host}:{port}?transport={transport}"))
+            .collect()
+    }
+}
+
+/// The host of an `http(s)://host[:port]/…` URL (IPv6 kept in brackets).
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or(authority);
+    }
+    authority.split(':').next().unwrap_or(authority)
 }
 
 impl Config {
@@ -153,6 +182,7 @@ const KEYS: &[&str] = &[
     "turn_urls",
     "turn_secret",
     "media_relay_only",
+    "turn_port",
 ];
 
 fn env_name(key: &str) -> String {
@@ -412,7 +442,7 @@ impl Config {
             },
         };
 
-        let media = parse_media(&src)?;
+        let media = parse_media(&src, &public_url)?;
 
         let db_user = text("db_user");
         let db_password = src.get("db_password").map(|r| Secret::new(r.value.clone()));
@@ -457,7 +487,7 @@ impl Config {
     }
 }
 
-fn parse_media(src: &Sources) -> Result<MediaConfig, ConfigError> {
+fn parse_media(src: &Sources, public_url: &str) -> Result<MediaConfig, ConfigError> {
     let text = |key: &'static str| src.get(key).map(|r| r.value.trim().to_string());
     let ports = match text("media_ports") {
         None => (50_000, 50_199),
@@ -533,11 +563,38 @@ fn parse_media(src: &Sources) -> Result<MediaConfig, ConfigError> {
                 .into(),
         ));
     }
+    let builtin_turn_port = match text("turn_port").as_deref() {
+        None => Some(3478),
+        Some("off" | "false" | "no") => None,
+        Some(port) => match port.parse::<u16>() {
+            Ok(port) if port > 0 => Some(port),
+            _ => {
+                return Err(src.error(
+                    "turn_port",
+                    format!("{port:?} is neither a port number like 3478 nor off"),
+                ));
+            }
+        },
+    };
+    if let Some(port) = builtin_turn_port
+        && (ports.0..=ports.1).contains(&port)
+    {
+        return Err(src.error(
+            "turn_port",
+            format!("{port} is one of the media ports (VISITA_MEDIA_PORTS): choose another"),
+        ));
+    }
+    let builtin_turn_host = match public_ip {
+        Some(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+        Some(ip) => ip.to_string(),
+        None => url_host(public_url).to_string(),
+    };
     let relay_only = flag("media_relay_only", false)?;
-    if relay_only && !turn_urls.iter().any(|u| u.starts_with("turn")) {
+    if relay_only && builtin_turn_port.is_none() && !turn_urls.iter().any(|u| u.starts_with("turn"))
+    {
         return Err(src.error(
             "media_relay_only",
-            "is on, but there is no TURN server to relay through (set VISITA_TURN_URLS)".into(),
+            "is on, but there is no TURN server to relay through (the built-in one is off and VISITA_TURN_URLS is empty)".into(),
         ));
     }
     Ok(MediaConfig {
@@ -547,6 +604,8 @@ fn parse_media(src: &Sources) -> Result<MediaConfig, ConfigError> {
         turn_urls,
         turn_secret,
         relay_only,
+        builtin_turn_port,
+        builtin_turn_host,
     })
 }
 
@@ -685,7 +744,52 @@ mod tests {
             problem(&[("VISITA_TURN_URLS", "http://t.example.org")])
                 .contains("not a TURN or STUN address")
         );
-        assert!(problem(&[("VISITA_MEDIA_RELAY_ONLY", "on")]).contains("no TURN server"));
+        assert!(
+            problem(&[
+                ("VISITA_MEDIA_RELAY_ONLY", "on"),
+                ("VISITA_TURN_PORT", "off")
+            ])
+            .contains("no TURN server")
+        );
+        assert!(problem(&[("VISITA_TURN_PORT", "50010")]).contains("one of the media ports"));
+        assert!(problem(&[("VISITA_TURN_PORT", "0")]).contains("neither a port"));
+    }
+
+    #[test]
+    fn the_builtin_turn_server_is_on_and_reached_where_visita_is() {
+        let media = load(&[]).unwrap().media;
+        assert_eq!(
+            media.builtin_turn_urls(),
+            [
+                "turn:127.0.0.1:3478?transport=udp",
+                "turn:127.0.0.1:3478?transport=tcp"
+            ]
+        );
+        let media = load(&[
+            ("VISITA_PUBLIC_URL", "https://visio.hopital.example/"),
+            ("VISITA_TURN_PORT", "3479"),
+        ])
+        .unwrap()
+        .media;
+        assert_eq!(
+            media.builtin_turn_urls()[0],
+            "turn:visio.hopital.example:3479?transport=udp"
+        );
+        let media = load(&[("VISITA_MEDIA_PUBLIC_IP", "2001:db8::7")])
+            .unwrap()
+            .media;
+        assert_eq!(
+            media.builtin_turn_urls()[1],
+            "turn:[2001:db8::7]:3478?transport=tcp"
+        );
+        assert_eq!(url_host("http://[::1]:3000/x"), "[::1]");
+        assert!(
+            load(&[("VISITA_TURN_PORT", "off")])
+                .unwrap()
+                .media
+                .builtin_turn_urls()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -35,3 +35,4 @@ pub mod serve;
 pub mod sfu;
 pub mod state;
 pub mod timezones;
+pub mod turn;

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::realtime::Hub;
 use crate::state::AppState;
+use crate::turn::TurnServer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -37,6 +38,22 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     let (hub, hub_task) = Hub::start(db.clone(), stop.clone());
     let media_secret = db.media_secret().await?;
     let state = AppState::new(config.clone(), db.clone(), hub, stop, media_secret);
+    let turn = match config.media.builtin_turn_port {
+        None => None,
+        Some(port) => Some(
+            TurnServer::start(
+                SocketAddr::new(state.sfu.bind_ip(), port),
+                state.sfu.relay_target(),
+                state.sfu.builtin_turn_key(),
+            )
+            .await
+            .map_err(|e| {
+                CommandError::Invalid(format!(
+                    "VISITA_TURN_PORT: the built-in TURN server {e} (choose another port, or off)"
+                ))
+            })?,
+        ),
+    };
     let first_admin = state
         .accounts
         .ensure_first_admin(
@@ -62,6 +79,9 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     tracing::info!("stopped accepting requests; closing the database");
+    if let Some(turn) = turn {
+        turn.close().await;
+    }
     sweeper.abort();
     // Open sockets and the live queries hold database handles: end them
     // first, or the embedded engine cannot close cleanly.

@@ -109,7 +109,23 @@ pub fn drive(feed: RoomFeed, ui: CallUi, on_call: Memo<bool>) {
             ui.phase.set(Phase::Reconnecting);
         }
     });
-    on_cleanup(|| {
+    // The browser knows first when the network goes: say so at once, and
+    // when it is back, restart ICE on the same connection (new addresses,
+    // maybe a new network) rather than start the call over.
+    let offline = window_event_listener(leptos::ev::offline, move |_| {
+        if ui.phase.get_untracked() == Phase::Live {
+            ui.phase.set(Phase::Reconnecting);
+        }
+    });
+    let online = window_event_listener(leptos::ev::online, move |_| {
+        // A socket that dropped meanwhile rejoins the call anew instead.
+        if feed.connected.get_untracked() {
+            restart_ice();
+        }
+    });
+    on_cleanup(move || {
+        offline.remove();
+        online.remove();
         hang_up();
         let taken = CALL.with(|call| call.borrow_mut().take());
         if let Some(call) = taken {
@@ -372,6 +388,27 @@ async fn start(pass: MediaPass) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// New ICE credentials and candidates on the same connection; the SFU
+/// answers the offer. If that fails, the connection fails and the call
+/// starts over with a new pass.
+fn restart_ice() {
+    let Some(pc) = with_call(|c| c.peer.as_ref().map(|p| p.pc.clone())).flatten() else {
+        return;
+    };
+    // `restartIce()` is standard but not in web-sys.
+    let restart = js_sys::Reflect::get(&pc, &"restartIce".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let Some(restart) = restart {
+        let _ = restart.call0(&pc);
+    }
+    leptos::task::spawn_local(async move {
+        if let Err(error) = renegotiate(&pc).await {
+            fail(&describe(&error));
+        }
+    });
+}
+
 /// The SFU's answer to our offer, or its own offer (polite side: we take it).
 async fn on_sdp(kind: SdpKind, sdp: String) -> Result<(), JsValue> {
     let Some(pc) = with_call(|c| c.peer.as_ref().map(|p| p.pc.clone())).flatten() else {
@@ -400,6 +437,15 @@ async fn on_sdp(kind: SdpKind, sdp: String) -> Result<(), JsValue> {
                 kind: SdpKind::Answer,
                 sdp,
             })
+        });
+    }
+    // After an ICE restart the connection may never have left `connected`:
+    // no state change would say the call is back.
+    if pc.connection_state() == RtcPeerConnectionState::Connected {
+        with_call(|call| {
+            if call.ui.phase.get_untracked() == Phase::Reconnecting {
+                call.ui.phase.set(Phase::Live);
+            }
         });
     }
     Ok(())

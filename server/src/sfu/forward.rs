@@ -107,6 +107,22 @@ impl Renumber {
         }
         out
     }
+
+    /// A packet of `ssrc` that will not be sent (padding: the publisher
+    /// probing for bandwidth). When it is the next in order, the packets
+    /// after it move up one, so the subscriber sees no gap: a gap is a loss
+    /// it would ask to be resent, and hold the following frames for.
+    pub fn skip(&mut self, ssrc: u32, seq: u16) {
+        if self.source != Some(ssrc) {
+            return;
+        }
+        let Some((last_seq, _)) = self.last else {
+            return;
+        };
+        if seq.wrapping_add(self.seq_offset) == last_seq.wrapping_add(1) {
+            self.seq_offset = self.seq_offset.wrapping_sub(1);
+        }
+    }
 }
 
 /// RFC 1982 comparison of 16-bit sequence numbers.
@@ -179,11 +195,41 @@ impl LayerSwitch {
         let (seq, ts) = self.renumber.rewrite(ssrc, seq, ts);
         Verdict::Send { seq, ts }
     }
+
+    /// A packet of `layer` that carries no media (padding): not sent, and
+    /// leaves no gap in the numbering (see [`Renumber::skip`]).
+    pub fn on_padding(&mut self, layer: usize, ssrc: u32, seq: u16) {
+        if Some(layer) == self.current {
+            self.renumber.skip(ssrc, seq);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padding_leaves_no_gap_in_the_numbering() {
+        let mut switch = LayerSwitch::default();
+        switch.set_target(Some(0));
+        let send = |switch: &mut LayerSwitch, seq: u16| match switch.on_packet(0, 9, seq, 0, true) {
+            Verdict::Send { seq, .. } => seq,
+            Verdict::Drop => panic!("dropped"),
+        };
+        let first = send(&mut switch, 65_534);
+        // Two padding packets (one across the wrap), then media again.
+        switch.on_padding(0, 9, 65_535);
+        switch.on_padding(0, 9, 0);
+        assert_eq!(send(&mut switch, 1), first.wrapping_add(1));
+        // A padding packet out of order (older than the last sent) changes
+        // nothing; another source's neither.
+        switch.on_padding(0, 9, 0);
+        switch.on_padding(0, 7, 2);
+        assert_eq!(send(&mut switch, 2), first.wrapping_add(2));
+        // A real loss stays a gap.
+        assert_eq!(send(&mut switch, 5), first.wrapping_add(5));
+    }
 
     #[test]
     fn the_best_layer_that_fits_the_estimate_is_chosen() {

@@ -154,11 +154,38 @@ impl Sfu {
                 credential,
             });
         }
+        if config.builtin_turn_port.is_some() {
+            let key = self.inner.keys.builtin_turn_key();
+            let (username, credential) = PassKeys::turn_credentials(&key, &participant.0, now);
+            ice_servers.push(IceServer {
+                urls: config.builtin_turn_urls(),
+                username: Some(username),
+                credential: Some(credential),
+            });
+        }
         MediaPass {
             token: self.inner.keys.issue(room, participant, publish, now),
             ice_servers,
             relay_only: config.relay_only,
         }
+    }
+
+    /// Where the built-in TURN server may relay to: this SFU only.
+    pub fn relay_target(&self) -> crate::turn::relay::SfuAddresses {
+        crate::turn::relay::SfuAddresses {
+            ports: self.inner.config.ports,
+            bind_ip: self.inner.bind_ip,
+            public_ip: self.inner.config.public_ip,
+        }
+    }
+
+    /// The address the built-in TURN server listens on (the SFU's).
+    pub fn bind_ip(&self) -> IpAddr {
+        self.inner.bind_ip
+    }
+
+    pub fn builtin_turn_key(&self) -> Vec<u8> {
+        self.inner.keys.builtin_turn_key()
     }
 
     pub fn check_pass(&self, token: &str) -> Result<Claims, PassError> {

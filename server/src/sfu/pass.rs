@@ -121,6 +121,16 @@ impl PassKeys {
     pub fn secret(&self) -> &[u8] {
         &self.secret
     }
+
+    /// The key of the built-in TURN server's credentials: derived from the
+    /// media secret, so a TURN password never helps forge a pass.
+    pub fn builtin_turn_key(&self) -> Vec<u8> {
+        let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(&self.secret) else {
+            return Vec::new();
+        };
+        mac.update(b"visita built-in TURN");
+        mac.finalize().into_bytes().to_vec()
+    }
 }
 
 pub fn turn_password(secret: &[u8], username: &str) -> String {

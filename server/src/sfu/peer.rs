@@ -150,6 +150,10 @@ struct Peer {
     events: mpsc::UnboundedSender<ServerMsg>,
     /// Track ids of the browser's offer → what they are.
     sources: Vec<(String, Source)>,
+    /// The browser's ICE username fragment (a new one: ICE restart).
+    remote_ufrag: Option<String>,
+    /// Key frame requests of this participant's published video tracks.
+    own_keyframes: Vec<mpsc::UnboundedSender<()>>,
     subscriptions: Vec<Subscription>,
     /// Our offer is out, not yet answered.
     offering: bool,
@@ -170,6 +174,7 @@ pub(super) async fn start(
     commands: mpsc::UnboundedReceiver<Command>,
 ) -> Result<(), SfuError> {
     let sources = sdp::sources(&offer);
+    let remote_ufrag = sdp::ice_ufrag(&offer).map(str::to_string);
     let description = RTCSessionDescription::offer(offer).map_err(|_| SfuError::BadSdp)?;
     let (pc, port, pc_events) = connect(&sfu).await?;
     let mut peer = Peer {
@@ -182,6 +187,8 @@ pub(super) async fn start(
         events,
         sources,
         subscriptions: Vec::new(),
+        remote_ufrag,
+        own_keyframes: Vec::new(),
         offering: false,
         needs_offer: false,
         tasks: Vec::new(),
@@ -311,8 +318,13 @@ impl Peer {
                     return Ok(());
                 }
                 self.sources = sdp::sources(&sdp);
+                let ufrag = sdp::ice_ufrag(&sdp).map(str::to_string);
                 let offer = RTCSessionDescription::offer(sdp).map_err(|_| SfuError::BadSdp)?;
                 self.answer(offer).await?;
+                if ufrag != self.remote_ufrag {
+                    self.remote_ufrag = ufrag;
+                    self.after_ice_restart();
+                }
             }
             Command::Remote(SdpKind::Answer, sdp) => {
                 if !self.offering {
@@ -409,6 +421,21 @@ impl Peer {
         }
     }
 
+    /// The path changed (a new network): packets in flight were lost, and
+    /// the others' pictures would wait for the next key frame. Ask for one
+    /// now, and again once the new path has surely taken over.
+    fn after_ice_restart(&self) {
+        let requests = self.own_keyframes.clone();
+        tokio::spawn(async move {
+            for wait in [0, 500, 1500] {
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                for request in &requests {
+                    let _ = request.send(());
+                }
+            }
+        });
+    }
+
     /// A track of this participant started: the room gets it.
     async fn publish(&mut self, track: Arc<dyn TrackRemote>) {
         if !self.member.publish {
@@ -430,6 +457,9 @@ impl Peer {
         tracing::debug!(track_id, ?kind, ?source, ssrc, "track published");
         let (packets, _) = broadcast::channel(PACKET_BACKLOG);
         let (keyframes, mut keyframe_requests) = mpsc::unbounded_channel::<()>();
+        if kind == RtpCodecKind::Video {
+            self.own_keyframes.push(keyframes.clone());
+        }
         let published = Arc::new(Published {
             publisher: self.member.participant.clone(),
             source,
@@ -445,10 +475,10 @@ impl Peer {
                         .counters()
                         .packets_received
                         .fetch_add(1, Ordering::Relaxed);
-                    // Padding (the browser probing for bandwidth) carries no
-                    // media, and a packet of another SSRC (a repair stream)
-                    // would break the subscriber's numbering.
-                    if packet.payload.is_empty() || packet.header.ssrc != ssrc {
+                    // A packet of another SSRC (a repair stream) would break
+                    // the subscriber's numbering. Padding goes on: each
+                    // subscriber's forwarder closes the gap it leaves.
+                    if packet.header.ssrc != ssrc {
                         continue;
                     }
                     // No subscriber yet is fine.
@@ -652,6 +682,13 @@ async fn forward(
             Err(RecvError::Closed) => break,
         };
         let header = &mut packet.header;
+        // Padding (the publisher probing for bandwidth) carries no media.
+        if packet.payload.is_empty() {
+            if video {
+                switch.on_padding(0, header.ssrc, header.sequence_number);
+            }
+            continue;
+        }
         if video {
             let keyframe = vp8_starts_keyframe(&packet.payload);
             match switch.on_packet(

@@ -51,9 +51,25 @@ pub fn sources(sdp: &str) -> Vec<(String, Source)> {
     out
 }
 
+/// The ICE username fragment of a description (the first one: bundled
+/// m-lines share it). A new one in an offer is an ICE restart.
+pub fn ice_ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|line| line.trim_end().strip_prefix("a=ice-ufrag:"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ice_ufrag_is_read() {
+        assert_eq!(
+            ice_ufrag("v=0\r\na=ice-ufrag:Ab+/\r\na=ice-ufrag:x\r\n"),
+            Some("Ab+/")
+        );
+        assert_eq!(ice_ufrag("v=0\r\n"), None);
+    }
 
     #[test]
     fn the_offer_says_which_track_is_the_camera_and_which_the_screen() {
