@@ -32,7 +32,7 @@ pub fn message_length(head: [u8; 4]) -> Option<usize> {
     let length = u16::from_be_bytes([head[2], head[3]]) as usize;
     let total = match head[0] >> 6 {
         // STUN: 20-byte header, attributes already a multiple of four.
-        0b00 if length % 4 == 0 => 20 + length,
+        0b00 if length.is_multiple_of(4) => 20 + length,
         // ChannelData (channel numbers 0x4000–0x4FFF), padded to four.
         0b01 if head[0] & 0xF0 == 0x40 => 4 + length.div_ceil(4) * 4,
         _ => return None,
