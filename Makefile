@@ -28,7 +28,7 @@ CARGO_FLAGS := --locked
 # `make -j test` must not run two apt-get at once (test-tools and tools).
 .NOTPARALLEL: test run
 
-.PHONY: help tools test-tools build server site bundle run test test-rust test-browser bench lint clean
+.PHONY: help tools test-tools build server site bundle run test test-rust test-browser bench lint fuzz clean
 
 help:
 	@echo "make run    build everything (installing what is missing) and start Visita"
@@ -36,6 +36,7 @@ help:
 	@echo "make build  release binary in $(TARGET)/release/visita, site in $(SITE)"
 	@echo "make lint   rustfmt and clippy, as CI expects them"
 	@echo "make bench  print the performance figures"
+	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 60)"
 
 tools:
 	@scripts/install-tools.sh build
@@ -102,6 +103,20 @@ test-browser:
 bench: build
 	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/foundation.mjs
 	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/consultation.mjs
+
+# The fuzz targets (fuzz/): the signalling parser and the SFU's forwarding
+# decisions. cargo-fuzz asks for sanitizer flags that only nightly accepts;
+# RUSTC_BOOTSTRAP lets the one stable toolchain take them. New inputs go to
+# fuzz/corpus (not committed); fuzz/seeds are the starting points.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := signalling forwarding
+fuzz:
+	@scripts/install-tools.sh fuzz
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$target; \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run $$target corpus/$$target seeds/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=40960; \
+	done
 
 lint:
 	cargo fmt --all --check

@@ -6,6 +6,7 @@
 #                 except the wasm-bindgen CLI, which has its own step:
 #   wasm-bindgen  the CLI at the version of the crate in Cargo.lock
 #   all           `build`, plus what the browser tests need (`make test`)
+#   fuzz          cargo-fuzz (`make fuzz`)
 # Nothing here downloads a binary from outside the package registries
 # (Debian, crates.io, npm), because this network offers no other.
 set -euo pipefail
@@ -13,6 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TOOLS="${VISITA_TOOLS:-$HOME/.cache/visita/tools}"
 BINARYEN_VERSION=132          # npm binaryen: Debian's wasm-opt 108 breaks hydration
+CARGO_FUZZ_VERSION=0.13.2     # `make fuzz`
 PLAYWRIGHT_LOCK="$ROOT/end2end/package-lock.json"
 # What building needs; browser tests add Chromium.
 BUILD_PACKAGES=(pkg-config libssl-dev clang brotli make)
@@ -108,6 +110,13 @@ install_wasm_bindgen() {
     rm -rf "$work"
 }
 
+install_cargo_fuzz() {
+    local dir="$TOOLS/cargo-fuzz-$CARGO_FUZZ_VERSION"
+    if [ -x "$dir/bin/cargo-fuzz" ]; then return; fi
+    say "building cargo-fuzz $CARGO_FUZZ_VERSION (about 1 minute, once)"
+    cargo install -q cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --root "$dir"
+}
+
 install_binaryen() {
     local dir="$TOOLS/binaryen-$BINARYEN_VERSION"
     if [ -x "$dir/node_modules/.bin/wasm-opt" ]; then return; fi
@@ -144,9 +153,13 @@ case "${1:-all}" in
         install_binaryen
         install_end2end
         ;;
+    fuzz)
+        need_rust
+        install_cargo_fuzz
+        ;;
     print-path)
         # The PATH prefix under which the build finds the pinned tools.
-        echo "$TOOLS/wasm-bindgen-$(wasm_bindgen_version)/bin:$TOOLS/binaryen-$BINARYEN_VERSION/node_modules/.bin"
+        echo "$TOOLS/wasm-bindgen-$(wasm_bindgen_version)/bin:$TOOLS/binaryen-$BINARYEN_VERSION/node_modules/.bin:$TOOLS/cargo-fuzz-$CARGO_FUZZ_VERSION/bin"
         ;;
-    *) echo "usage: $0 [build|wasm-bindgen|all|print-path]" >&2; exit 64 ;;
+    *) echo "usage: $0 [build|wasm-bindgen|all|fuzz|print-path]" >&2; exit 64 ;;
 esac
