@@ -41,9 +41,9 @@ after(async () => {
   await visita?.stop();
 });
 
-async function newPage(options = {}) {
-  const context = await browser.newContext(options);
-  await context.addInitScript(capturePeerConnections);
+async function newPage(...initScripts) {
+  const context = await browser.newContext();
+  for (const script of [capturePeerConnections, ...initScripts]) await context.addInitScript(script);
   return { context, page: await context.newPage() };
 }
 
@@ -290,6 +290,51 @@ test('three people on one call through the SFU: media forwarded both ways, mute,
   for (const { context } of [doctor, patient, translator]) await context.close();
 });
 
+/** A clinician signs in on `server`, books a patient, the patient waits and is let in: both on the call. */
+async function callOn(server, clinician, patientName, patientScripts = []) {
+  const doctor = await newPage();
+  const patient = await newPage(...patientScripts);
+  await signIn(doctor.page, server.url, clinician);
+  await doctor.page.waitForURL(`${server.url}/`);
+  await hydrated(doctor.page);
+  await doctor.page.getByLabel("Patient's name").fill(patientName);
+  await doctor.page.getByLabel("Patient's language").selectOption('en');
+  await doctor.page.getByRole('button', { name: "Create and get the patient's link" }).click();
+  const link = await doctor.page.getByTestId('patient-link').inputValue();
+  await patient.page.goto(link);
+  await hydrated(patient.page);
+  await patient.page.getByRole('button', { name: 'Join the waiting room' }).click();
+  await patient.page.getByTestId('waiting-title').waitFor();
+  await doctor.page.locator(`li.day-line[data-patient="${patientName}"]`).getByTestId('admit').click();
+  await doctor.page.waitForURL(/\/room\//);
+  await hydrated(doctor.page);
+  return { doctor, patient };
+}
+
+test('a node at capacity says so to the clinician, and lets the call in once a place is free', async () => {
+  const small = await startVisita({ env: { VISITA_MEDIA_MAX_SESSIONS: '1' } });
+  const second = { email: 'dr.bailey@clinic.test', name: 'Miranda Bailey', role: 'doctor', password: 'doctor password 67890' };
+  try {
+    await createStaff(small.url, DOCTOR);
+    await createStaff(small.url, second);
+    const first = await callOn(small, DOCTOR, 'Ana Ruiz');
+    await first.doctor.page.locator('[data-testid="call"][data-phase="live"]').waitFor({ timeout: 15_000 });
+    const next = await callOn(small, second, 'Rui Costa');
+    const refused = next.doctor.page.locator('[data-testid="call"][data-phase="failed"]');
+    await refused.waitFor({ timeout: 15_000 });
+    assert.match(await refused.locator('.call-status').innerText(), /at capacity right now/);
+    // The first consultation's call ends: the second gets in by itself.
+    await first.doctor.context.close();
+    await first.patient.context.close();
+    await next.doctor.page.locator('[data-testid="call"][data-phase="live"]').waitFor({ timeout: 20_000 });
+    await assertReceiving(next.doctor.page, 'second doctor', 1);
+    await next.doctor.context.close();
+    await next.patient.context.close();
+  } finally {
+    await small.stop();
+  }
+});
+
 function garbagePackets() {
   const shaped = (head, length) => Buffer.concat([Buffer.from(head), randomBytes(length)]);
   const packets = [
@@ -357,27 +402,7 @@ test('relay only, UDP blocked for the patient: the call goes through the built-i
   const relayed = await startVisita({ env: { VISITA_MEDIA_RELAY_ONLY: 'on' } });
   try {
     await createStaff(relayed.url, DOCTOR);
-    const doctor = await newPage();
-    const patientContext = await browser.newContext();
-    await patientContext.addInitScript(capturePeerConnections);
-    await patientContext.addInitScript(tcpTurnOnly);
-    const patient = { context: patientContext, page: await patientContext.newPage() };
-
-    await signIn(doctor.page, relayed.url, DOCTOR);
-    await doctor.page.waitForURL(`${relayed.url}/`);
-    await hydrated(doctor.page);
-    await doctor.page.getByLabel("Patient's name").fill('Rui Costa');
-    await doctor.page.getByLabel("Patient's language").selectOption('en');
-    await doctor.page.getByRole('button', { name: "Create and get the patient's link" }).click();
-    const link = await doctor.page.getByTestId('patient-link').inputValue();
-    await patient.page.goto(link);
-    await hydrated(patient.page);
-    await patient.page.getByRole('button', { name: 'Join the waiting room' }).click();
-    await patient.page.getByTestId('waiting-title').waitFor();
-    await doctor.page.locator('li.day-line[data-patient="Rui Costa"]').getByTestId('admit').click();
-    await doctor.page.waitForURL(/\/room\//);
-    await hydrated(doctor.page);
-
+    const { doctor, patient } = await callOn(relayed, DOCTOR, 'Rui Costa', [tcpTurnOnly]);
     await assertReceiving(doctor.page, 'doctor', 1);
     await assertReceiving(patient.page, 'patient', 1);
     assert.deepEqual(await selectedLocalCandidate(patient.page), { type: 'relay', relayProtocol: 'tcp' });
