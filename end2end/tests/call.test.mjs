@@ -219,6 +219,11 @@ test('three people on one call through the SFU: media forwarded both ways, mute,
 
   // The patient mutes: no more audio bytes from them reach the doctor.
   const patientStream = await doctor.page.locator('[data-testid="tile"]', { hasText: 'Ana Ruiz' }).getAttribute('data-stream');
+  // Whoever speaks is highlighted (the fake microphones beep); each tile
+  // shows how good that participant's connection looks from here.
+  await doctor.page.locator('[data-testid="tile"].speaking').first().waitFor({ timeout: 10_000 });
+  await doctor.page.locator(`[data-stream="${patientStream}"] [data-quality="good"]`).waitFor({ timeout: 10_000 });
+
   await patient.page.getByTestId('call-mic').click();
   await doctor.page.locator(`[data-stream="${patientStream}"][data-audio="false"]`).waitFor({ timeout: 5000 });
   await doctor.page.waitForTimeout(1000);
@@ -227,6 +232,7 @@ test('three people on one call through the SFU: media forwarded both ways, mute,
   const mutedAt = await audioBytes();
   await doctor.page.waitForTimeout(2000);
   assert.equal(await audioBytes(), mutedAt, 'audio kept arriving after mute');
+  assert.equal(await doctor.page.locator(`[data-stream="${patientStream}"].speaking`).count(), 0, 'a muted patient shown speaking');
   await patient.page.getByTestId('call-mic').click();
   await doctor.page.locator(`[data-stream="${patientStream}"][data-audio="true"]`).waitFor({ timeout: 5000 });
 

@@ -71,6 +71,11 @@ fn with_call<R>(f: impl FnOnce(&mut Call) -> R) -> Option<R> {
     CALL.with(|call| call.borrow_mut().as_mut().map(f))
 }
 
+/// The call's connection now, if there is one (for its statistics).
+pub(super) fn connection() -> Option<RtcPeerConnection> {
+    with_call(|c| c.peer.as_ref().map(|p| p.pc.clone())).flatten()
+}
+
 /// Runs the call of this page: joins when the person is admitted and the
 /// socket is up, again after every reconnect, and leaves when they are no
 /// longer in the consultation or the page goes away.
@@ -117,6 +122,7 @@ pub fn drive(feed: RoomFeed, ui: CallUi, on_call: Memo<bool>) {
             ui.phase.set(Phase::Reconnecting);
         }
     });
+    let watching = super::watch::start(ui);
     let online = window_event_listener(leptos::ev::online, move |_| {
         // A socket that dropped meanwhile rejoins the call anew instead.
         if feed.connected.get_untracked() {
@@ -126,6 +132,7 @@ pub fn drive(feed: RoomFeed, ui: CallUi, on_call: Memo<bool>) {
     on_cleanup(move || {
         offline.remove();
         online.remove();
+        super::watch::stop(watching);
         hang_up();
         let taken = CALL.with(|call| call.borrow_mut().take());
         if let Some(call) = taken {

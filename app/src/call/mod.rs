@@ -5,6 +5,9 @@
 
 #[cfg(feature = "hydrate")]
 mod browser;
+pub mod stats;
+#[cfg(feature = "hydrate")]
+mod watch;
 
 use crate::consultation::ParticipantState;
 use crate::i18n::{Key, role_name, t, t_with, use_lang};
