@@ -154,6 +154,11 @@ test('three people on one call through the SFU: media forwarded both ways, mute,
   await hydrated(patient.page);
   assert.equal(await patient.page.evaluate(() => window.__peerConnections.length), 0, 'no call from the waiting room');
 
+  // The waiting room shows the patient their own picture and a bar that
+  // moves when they speak (the fake microphone beeps).
+  await patient.page.waitForFunction(() => document.querySelector('[data-testid="preview"]')?.videoWidth > 0, null, { timeout: 10_000 });
+  await patient.page.waitForFunction(() => Number(document.querySelector('[data-testid="mic-level"]')?.value) > 0, null, { timeout: 10_000 });
+
   // A pass asked for from the waiting room is refused in plain words.
   const refusal = await patient.page.evaluate(async () => {
     const id = location.pathname.split('/').pop();
@@ -297,7 +302,7 @@ test('three people on one call through the SFU: media forwarded both ways, mute,
 });
 
 /** A clinician signs in on `server`, books a patient, the patient waits and is let in: both on the call. */
-async function callOn(server, clinician, patientName, patientScripts = []) {
+async function callOn(server, clinician, patientName, { patientScripts = [], whileWaiting } = {}) {
   const doctor = await newPage();
   const patient = await newPage(...patientScripts);
   await signIn(doctor.page, server.url, clinician);
@@ -311,6 +316,7 @@ async function callOn(server, clinician, patientName, patientScripts = []) {
   await hydrated(patient.page);
   await patient.page.getByRole('button', { name: 'Join the waiting room' }).click();
   await patient.page.getByTestId('waiting-title').waitFor();
+  await whileWaiting?.(patient.page);
   await doctor.page.locator(`li.day-line[data-patient="${patientName}"]`).getByTestId('admit').click();
   await doctor.page.waitForURL(/\/room\//);
   await hydrated(doctor.page);
@@ -404,11 +410,37 @@ async function selectedLocalCandidate(page) {
   });
 }
 
+test('a patient who chose audio only in the waiting room is heard, not seen', async () => {
+  const { doctor, patient } = await callOn(visita, DOCTOR, 'Lea Martin', {
+    whileWaiting: async (page) => {
+      await page.getByTestId('audio-only').click();
+      await page.getByTestId('audio-only-note').waitFor();
+    },
+  });
+  const tile = doctor.page.locator('[data-testid="tile"]', { hasText: 'Lea Martin' });
+  await tile.locator('[data-testid="camera-off"]').waitFor({ timeout: 15_000 });
+  const stream = await tile.getAttribute('data-stream');
+  // Audio from the patient keeps arriving; no video from them at all.
+  let first;
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await doctor.page.waitForTimeout(250)) {
+    first = (await inbound(doctor.page)).find((s) => s.stream === stream && s.kind === 'audio' && s.bytes > 0);
+    if (first) break;
+  }
+  assert.ok(first, 'no audio from the audio-only patient');
+  await doctor.page.waitForTimeout(2000);
+  const later = await inbound(doctor.page);
+  assert.ok(later.find((s) => s.stream === stream && s.kind === 'audio').bytes > first.bytes);
+  assert.equal(later.filter((s) => s.stream === stream && s.kind === 'video' && s.bytes > 0).length, 0);
+  // The patient's own camera button says it is off.
+  assert.equal(await patient.page.getByTestId('call-camera').getAttribute('aria-pressed'), 'true');
+  for (const { context } of [doctor, patient]) await context.close();
+});
+
 test('relay only, UDP blocked for the patient: the call goes through the built-in TURN server over TCP', async () => {
   const relayed = await startVisita({ env: { VISITA_MEDIA_RELAY_ONLY: 'on' } });
   try {
     await createStaff(relayed.url, DOCTOR);
-    const { doctor, patient } = await callOn(relayed, DOCTOR, 'Rui Costa', [tcpTurnOnly]);
+    const { doctor, patient } = await callOn(relayed, DOCTOR, 'Rui Costa', { patientScripts: [tcpTurnOnly] });
     await assertReceiving(doctor.page, 'doctor', 1);
     await assertReceiving(patient.page, 'patient', 1);
     assert.deepEqual(await selectedLocalCandidate(patient.page), { type: 'relay', relayProtocol: 'tcp' });

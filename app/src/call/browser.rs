@@ -21,10 +21,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    HtmlMediaElement, MediaStream, MediaStreamConstraints, MediaStreamTrack, RtcConfiguration,
-    RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiverDirection,
-    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
+    HtmlMediaElement, MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit,
+    RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit,
+    RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 thread_local! {
@@ -80,6 +80,11 @@ pub(super) fn connection() -> Option<RtcPeerConnection> {
 /// socket is up, again after every reconnect, and leaves when they are no
 /// longer in the consultation or the page goes away.
 pub fn drive(feed: RoomFeed, ui: CallUi, on_call: Memo<bool>) {
+    // "Audio only" chosen in the waiting room: the camera starts off. After
+    // hydration, so the page the server rendered still matches.
+    if crate::components::devices::choices().audio_only {
+        Effect::new(move |_| ui.sending.update(|s| s.video = false));
+    }
     let consultation = feed.room.with_untracked(|r| r.consultation.clone());
     CALL.with(|call| {
         *call.borrow_mut() = Some(Call {
@@ -232,18 +237,12 @@ async fn local_media() -> Option<MediaStream> {
     if let Some(stream) = with_call(|c| c.local.clone()).flatten() {
         return Some(stream);
     }
-    let devices = window().navigator().media_devices().ok()?;
-    let constraints = MediaStreamConstraints::new();
-    constraints.set_audio(&true.into());
-    let video = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&video, &"width".into(), &640.into());
-    let _ = js_sys::Reflect::set(&video, &"height".into(), &480.into());
-    constraints.set_video(&video);
-    let stream: MediaStream =
-        JsFuture::from(devices.get_user_media_with_constraints(&constraints).ok()?)
+    // The devices chosen in the waiting room (or the defaults).
+    let choices = crate::components::devices::choices();
+    let stream =
+        crate::components::devices::user_media(&choices, &[("width", 640), ("height", 480)])
             .await
-            .ok()?
-            .unchecked_into();
+            .ok()?;
     with_call(|c| c.local = Some(stream.clone()));
     if let Some(element) = document()
         .get_element_by_id("call-self")

@@ -1,7 +1,8 @@
 //! The camera and microphone check of the waiting room: asks the browser
-//! for both, says in plain words what happened, and how to fix it. The
-//! preview itself comes with the video work; here the tracks are stopped
-//! as soon as we know they work.
+//! for both and says in plain words what happened and how to fix it; then
+//! shows the person their own picture and a bar that moves when they
+//! speak, lets them pick another camera or microphone, or go on with audio
+//! only. The choices are kept in the browser and the call uses them.
 
 use crate::i18n::{Key, t};
 use leptos::either::EitherOf4;
@@ -15,25 +16,118 @@ pub enum DeviceStatus {
     Missing,
 }
 
+/// A device the person can pick: (id, label).
+pub type Device = (String, String);
+
 #[component]
 pub fn DeviceCheck() -> impl IntoView {
     let status = RwSignal::new(DeviceStatus::Checking);
     let attempt = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        attempt.track();
-        status.set(DeviceStatus::Checking);
-        #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move {
-            status.set(browser::check().await);
+    let level = RwSignal::new(0.0f64);
+    let cameras = RwSignal::new(Vec::<Device>::new());
+    let microphones = RwSignal::new(Vec::<Device>::new());
+    let audio_only = RwSignal::new(false);
+    let preview = NodeRef::<leptos::html::Video>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        audio_only.set(browser::choices().audio_only);
+        Effect::new(move |_| {
+            attempt.track();
+            status.set(DeviceStatus::Checking);
+            leptos::task::spawn_local(async move {
+                let found = browser::check(browser::Outputs {
+                    level,
+                    cameras,
+                    microphones,
+                })
+                .await;
+                status.set(found);
+            });
         });
-    });
+        // The picture element comes with the Ready view.
+        Effect::new(move |_| {
+            if let Some(video) = preview.get() {
+                browser::show_preview(&video);
+            }
+        });
+        on_cleanup(browser::release);
+    }
+    let choose = move |kind: &'static str| {
+        move |ev: leptos::ev::Event| {
+            let _id = event_target_value(&ev);
+            #[cfg(feature = "hydrate")]
+            browser::remember(kind, Some(&_id));
+            let _ = kind;
+            attempt.update(|n| *n += 1);
+        }
+    };
+    let toggle_audio_only = move |_| {
+        let now = !audio_only.get_untracked();
+        audio_only.set(now);
+        #[cfg(feature = "hydrate")]
+        browser::remember("audio_only", now.then_some("on"));
+        attempt.update(|n| *n += 1);
+    };
+    let options = move |list: RwSignal<Vec<Device>>, kind: &'static str| {
+        move || {
+            let chosen = {
+                #[cfg(feature = "hydrate")]
+                {
+                    browser::remembered(kind)
+                }
+                #[cfg(not(feature = "hydrate"))]
+                {
+                    let _ = kind;
+                    None::<String>
+                }
+            };
+            list.get()
+                .into_iter()
+                .map(|(id, label)| {
+                    let selected = chosen.as_deref() == Some(id.as_str());
+                    view! { <option value=id selected=selected>{label}</option> }
+                })
+                .collect_view()
+        }
+    };
+    let ready = move || {
+        view! {
+            <p class="notice success" data-state="ready">{t(Key::DevicesReady)}</p>
+            <video node_ref=preview class="preview" data-testid="preview" muted=true autoplay=true
+                playsinline=true hidden=move || audio_only.get()></video>
+            <Show when=move || audio_only.get()>
+                <p class="notice" data-testid="audio-only-note">{t(Key::DevicesAudioOnlyNote)}</p>
+            </Show>
+            <label class="level">
+                {t(Key::DevicesLevel)}
+                <meter data-testid="mic-level" min="0" max="1" value=move || level.get()></meter>
+            </label>
+            <Show when=move || { cameras.with(|c| c.len() > 1) && !audio_only.get() }>
+                <label>
+                    {t(Key::DevicesCamera)}
+                    <select data-testid="camera-choice" on:change=choose("camera")>
+                        {options(cameras, "camera")}
+                    </select>
+                </label>
+            </Show>
+            <Show when=move || microphones.with(|m| m.len() > 1)>
+                <label>
+                    {t(Key::DevicesMicrophone)}
+                    <select data-testid="microphone-choice" on:change=choose("microphone")>
+                        {options(microphones, "microphone")}
+                    </select>
+                </label>
+            </Show>
+            <button type="button" class="secondary big" data-testid="audio-only" on:click=toggle_audio_only>
+                {move || if audio_only.get() { t(Key::DevicesUseCamera)() } else { t(Key::DevicesAudioOnly)() }}
+            </button>
+        }
+    };
     view! {
         <section class="devices card" aria-live="polite" data-testid="device-check">
             {move || match status.get() {
                 DeviceStatus::Checking => EitherOf4::A(view! { <p>{t(Key::DevicesChecking)}</p> }),
-                DeviceStatus::Ready => {
-                    EitherOf4::B(view! { <p class="notice success" data-state="ready">{t(Key::DevicesReady)}</p> })
-                }
+                DeviceStatus::Ready => EitherOf4::B(ready()),
                 DeviceStatus::Blocked => EitherOf4::C(view! {
                     <p class="notice error" data-state="blocked">{t(Key::DevicesBlocked)}</p>
                     <p>{t(Key::DevicesBlockedHelp)}</p>
@@ -50,36 +144,228 @@ pub fn DeviceCheck() -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
+pub use browser::{Choices, choices, user_media};
+
+#[cfg(feature = "hydrate")]
 mod browser {
-    use super::DeviceStatus;
+    use super::{Device, DeviceStatus};
+    use leptos::prelude::*;
+    use std::cell::RefCell;
+    use std::time::Duration;
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
-    use web_sys::{DomException, MediaStream, MediaStreamConstraints, MediaStreamTrack};
+    use web_sys::{
+        AnalyserNode, AudioContext, DomException, MediaDeviceInfo, MediaDeviceKind, MediaStream,
+        MediaStreamConstraints, MediaStreamTrack,
+    };
 
-    pub async fn check() -> DeviceStatus {
-        let Some(devices) = leptos::prelude::window().navigator().media_devices().ok() else {
-            return DeviceStatus::Missing;
-        };
-        let constraints = MediaStreamConstraints::new();
-        constraints.set_audio(&true.into());
-        constraints.set_video(&true.into());
-        let Ok(promise) = devices.get_user_media_with_constraints(&constraints) else {
-            return DeviceStatus::Missing;
-        };
-        match JsFuture::from(promise).await {
-            Ok(stream) => {
-                let stream: MediaStream = stream.unchecked_into();
-                for track in stream.get_tracks().iter() {
-                    track.unchecked_into::<MediaStreamTrack>().stop();
-                }
-                DeviceStatus::Ready
-            }
-            Err(error) => match error.dyn_ref::<DomException>().map(|e| e.name()) {
-                Some(name) if name == "NotFoundError" || name == "OverconstrainedError" => {
-                    DeviceStatus::Missing
-                }
-                _ => DeviceStatus::Blocked,
-            },
+    /// What the person chose, as the call reads it.
+    #[derive(Debug, Clone, Default)]
+    pub struct Choices {
+        pub camera: Option<String>,
+        pub microphone: Option<String>,
+        pub audio_only: bool,
+    }
+
+    /// Where the check shows what it finds.
+    pub struct Outputs {
+        pub level: RwSignal<f64>,
+        pub cameras: RwSignal<Vec<Device>>,
+        pub microphones: RwSignal<Vec<Device>>,
+    }
+
+    /// What is running while the check shows the preview and the level.
+    struct Running {
+        stream: MediaStream,
+        context: Option<AudioContext>,
+        meter: Option<IntervalHandle>,
+    }
+
+    thread_local! {
+        static RUNNING: RefCell<Option<Running>> = const { RefCell::new(None) };
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        window().local_storage().ok().flatten()
+    }
+
+    pub fn remembered(kind: &str) -> Option<String> {
+        storage()?
+            .get_item(&format!("visita.{kind}"))
+            .ok()
+            .flatten()
+    }
+
+    pub fn remember(kind: &str, value: Option<&str>) {
+        if let Some(storage) = storage() {
+            let key = format!("visita.{kind}");
+            let _ = match value {
+                Some(value) => storage.set_item(&key, value),
+                None => storage.remove_item(&key),
+            };
         }
+    }
+
+    pub fn choices() -> Choices {
+        Choices {
+            camera: remembered("camera"),
+            microphone: remembered("microphone"),
+            audio_only: remembered("audio_only").is_some(),
+        }
+    }
+
+    /// `true`, or `{deviceId: {exact: id}, …extra}` for a chosen device.
+    fn track_constraint(device: Option<&str>, extra: &[(&str, i32)]) -> wasm_bindgen::JsValue {
+        if device.is_none() && extra.is_empty() {
+            return true.into();
+        }
+        let object = js_sys::Object::new();
+        if let Some(device) = device {
+            let exact = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&exact, &"exact".into(), &device.into());
+            let _ = js_sys::Reflect::set(&object, &"deviceId".into(), &exact);
+        }
+        for (name, value) in extra {
+            let _ = js_sys::Reflect::set(&object, &(*name).into(), &(*value).into());
+        }
+        object.into()
+    }
+
+    /// The microphone and (unless audio only) the camera the person chose;
+    /// the default ones if a chosen device is gone (unplugged).
+    pub async fn user_media(
+        choices: &Choices,
+        video: &[(&str, i32)],
+    ) -> Result<MediaStream, wasm_bindgen::JsValue> {
+        let devices = window().navigator().media_devices()?;
+        let ask = |camera: Option<&str>, microphone: Option<&str>| {
+            let constraints = MediaStreamConstraints::new();
+            constraints.set_audio(&track_constraint(microphone, &[]));
+            if choices.audio_only {
+                constraints.set_video(&false.into());
+            } else {
+                constraints.set_video(&track_constraint(camera, video));
+            }
+            devices.get_user_media_with_constraints(&constraints)
+        };
+        let chosen = ask(choices.camera.as_deref(), choices.microphone.as_deref())?;
+        match JsFuture::from(chosen).await {
+            Ok(stream) => Ok(stream.unchecked_into()),
+            Err(error) if choices.camera.is_some() || choices.microphone.is_some() => {
+                let gone = error.dyn_ref::<DomException>().is_some_and(|e| {
+                    e.name() == "OverconstrainedError" || e.name() == "NotFoundError"
+                });
+                if !gone {
+                    return Err(error);
+                }
+                Ok(JsFuture::from(ask(None, None)?).await?.unchecked_into())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    pub fn release() {
+        if let Some(running) = RUNNING.with(|r| r.borrow_mut().take()) {
+            for track in running.stream.get_tracks().iter() {
+                track.unchecked_into::<MediaStreamTrack>().stop();
+            }
+            if let Some(meter) = running.meter {
+                meter.clear();
+            }
+            if let Some(context) = running.context {
+                let _ = context.close();
+            }
+        }
+    }
+
+    pub async fn check(out: Outputs) -> DeviceStatus {
+        release();
+        let stream = match user_media(&choices(), &[]).await {
+            Ok(stream) => stream,
+            Err(error) => {
+                return match error.dyn_ref::<DomException>().map(|e| e.name()) {
+                    Some(name) if name == "NotFoundError" || name == "OverconstrainedError" => {
+                        DeviceStatus::Missing
+                    }
+                    None => DeviceStatus::Missing,
+                    _ => DeviceStatus::Blocked,
+                };
+            }
+        };
+        let (context, meter) = level_meter(&stream, out.level).unzip();
+        RUNNING.with(|r| {
+            *r.borrow_mut() = Some(Running {
+                stream: stream.clone(),
+                context,
+                meter,
+            })
+        });
+        list_devices(out.cameras, out.microphones).await;
+        DeviceStatus::Ready
+    }
+
+    /// Shows the running check's picture in `video`.
+    pub fn show_preview(video: &web_sys::HtmlVideoElement) {
+        RUNNING.with(|r| {
+            if let Some(running) = r.borrow().as_ref() {
+                video.set_src_object(Some(&running.stream));
+            }
+        });
+    }
+
+    /// The loudness of the microphone, five times a second (0–1).
+    fn level_meter(
+        stream: &MediaStream,
+        level: RwSignal<f64>,
+    ) -> Option<(AudioContext, IntervalHandle)> {
+        let context = AudioContext::new().ok()?;
+        let source = context.create_media_stream_source(stream).ok()?;
+        let analyser = context.create_analyser().ok()?;
+        analyser.set_fft_size(512);
+        source.connect_with_audio_node(&analyser).ok()?;
+        let samples = RefCell::new(vec![0f32; 512]);
+        let meter = set_interval_with_handle(
+            move || {
+                analyser_level(&analyser, &mut samples.borrow_mut(), level);
+            },
+            Duration::from_millis(200),
+        )
+        .ok()?;
+        Some((context, meter))
+    }
+
+    fn analyser_level(analyser: &AnalyserNode, samples: &mut [f32], level: RwSignal<f64>) {
+        analyser.get_float_time_domain_data(samples);
+        let mean_square = samples
+            .iter()
+            .map(|s| f64::from(*s) * f64::from(*s))
+            .sum::<f64>()
+            / samples.len() as f64;
+        // Speech sits around 0.05–0.3 RMS; stretch it so the bar moves.
+        level.set((mean_square.sqrt() * 3.0).min(1.0));
+    }
+
+    async fn list_devices(cameras: RwSignal<Vec<Device>>, microphones: RwSignal<Vec<Device>>) {
+        let Ok(devices) = window().navigator().media_devices() else {
+            return;
+        };
+        let Ok(promise) = devices.enumerate_devices() else {
+            return;
+        };
+        let Ok(list) = JsFuture::from(promise).await else {
+            return;
+        };
+        let (mut video, mut audio) = (Vec::new(), Vec::new());
+        for info in js_sys::Array::from(&list).iter() {
+            let info: MediaDeviceInfo = info.unchecked_into();
+            let entry = (info.device_id(), info.label());
+            match info.kind() {
+                MediaDeviceKind::Videoinput => video.push(entry),
+                MediaDeviceKind::Audioinput => audio.push(entry),
+                _ => {}
+            }
+        }
+        cameras.set(video);
+        microphones.set(audio);
     }
 }
