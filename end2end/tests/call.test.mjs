@@ -433,6 +433,10 @@ test('a patient who chose audio only in the waiting room is heard, not seen', as
   assert.equal(later.filter((s) => s.stream === stream && s.kind === 'video' && s.bytes > 0).length, 0);
   // The patient's own camera button says it is off.
   assert.equal(await patient.page.getByTestId('call-camera').getAttribute('aria-pressed'), 'true');
+  // They turn the camera on after all: the doctor sees them.
+  await patient.page.getByTestId('call-camera').click();
+  await doctor.page.locator(`[data-stream="${stream}"][data-video="true"]`).waitFor({ timeout: 10_000 });
+  await videoResumes(doctor.page, 'doctor, once the audio-only patient turned the camera on', 1, 15_000);
   for (const { context } of [doctor, patient]) await context.close();
 });
 

@@ -239,10 +239,9 @@ async fn local_media() -> Option<MediaStream> {
     }
     // The devices chosen in the waiting room (or the defaults).
     let choices = crate::components::devices::choices();
-    let stream =
-        crate::components::devices::user_media(&choices, &[("width", 640), ("height", 480)])
-            .await
-            .ok()?;
+    let stream = crate::components::devices::user_media(&choices, &CALL_VIDEO)
+        .await
+        .ok()?;
     with_call(|c| c.local = Some(stream.clone()));
     if let Some(element) = document()
         .get_element_by_id("call-self")
@@ -522,7 +521,36 @@ pub fn set_audio(on: bool) {
     );
 }
 
+/// The camera size asked for on calls.
+const CALL_VIDEO: [(&str, i32); 2] = [("width", 640), ("height", 480)];
+
 pub fn set_video(on: bool) {
+    if on {
+        with_call(|call| call.ui.audio_only.set(false));
+        super::watch::reset_fallback();
+    }
+    // Began with audio only: there is no camera yet; ask for it first.
+    let no_camera = with_call(|c| first_track(c.local.as_ref(), "video").is_none()) == Some(true);
+    if on && no_camera {
+        leptos::task::spawn_local(async move {
+            let Ok(stream) = crate::components::devices::camera(&CALL_VIDEO).await else {
+                return;
+            };
+            if let Some(track) = first_track(Some(&stream), "video") {
+                with_call(|call| {
+                    if let Some(local) = &call.local {
+                        local.add_track(&track);
+                    }
+                });
+            }
+            send_video(true);
+        });
+        return;
+    }
+    send_video(on);
+}
+
+fn send_video(on: bool) {
     update_sending(
         |s| s.video = on,
         |call, peer| {

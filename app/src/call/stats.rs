@@ -58,9 +58,61 @@ pub fn stream_of_track(track: &str) -> Option<String> {
     }
 }
 
+/// Below this estimate of our upload, our own video is not worth sending.
+pub const AUDIO_ONLY_BELOW_BPS: f64 = 100_000.0;
+/// For this many readings in a row (one a second) before giving up video.
+pub const LOW_READINGS: u32 = 5;
+
+/// Decides when a weak upload should stop our camera (the sound then has
+/// the whole line). Once fallen back it stays so until the person turns
+/// the camera on again (`reset`).
+#[derive(Debug, Default, Clone)]
+pub struct Fallback {
+    low: u32,
+    fell_back: bool,
+}
+
+impl Fallback {
+    /// One reading of the upload estimate (none: not known yet). True
+    /// exactly once: when the camera should stop now.
+    pub fn observe(&mut self, outgoing_bps: Option<f64>) -> bool {
+        if self.fell_back {
+            return false;
+        }
+        match outgoing_bps {
+            Some(bps) if bps < AUDIO_ONLY_BELOW_BPS => self.low += 1,
+            _ => self.low = 0,
+        }
+        self.fell_back = self.low >= LOW_READINGS;
+        self.fell_back
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_weak_upload_for_five_seconds_stops_the_camera_once() {
+        let mut fallback = Fallback::default();
+        // A dip, then recovery: no change.
+        for bps in [50_000.0, 40_000.0, 2_000_000.0] {
+            assert!(!fallback.observe(Some(bps)));
+        }
+        // Unknown readings do not count as weak.
+        assert!(!fallback.observe(None));
+        for _ in 0..4 {
+            assert!(!fallback.observe(Some(60_000.0)));
+        }
+        assert!(fallback.observe(Some(60_000.0)));
+        assert!(!fallback.observe(Some(60_000.0)), "only once");
+        fallback.reset();
+        assert!(!fallback.observe(Some(60_000.0)));
+    }
 
     fn sample(stream: &str, level: f64) -> AudioSample {
         AudioSample {

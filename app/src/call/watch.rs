@@ -4,7 +4,7 @@
 
 use super::CallUi;
 use super::browser::connection;
-use super::stats::{AudioSample, loudest, quality, stream_of_track};
+use super::stats::{AudioSample, Fallback, loudest, quality, stream_of_track};
 use leptos::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,6 +15,12 @@ use wasm_bindgen_futures::JsFuture;
 thread_local! {
     /// The counters of the previous second, by statistics id.
     static PREVIOUS: RefCell<HashMap<String, (f64, f64)>> = RefCell::new(HashMap::new());
+    static FALLBACK: RefCell<Fallback> = RefCell::new(Fallback::default());
+}
+
+/// The person turned their camera on again: judge the line afresh.
+pub fn reset_fallback() {
+    FALLBACK.with(|f| f.borrow_mut().reset());
 }
 
 /// Starts the once-a-second reading; `stop` ends it.
@@ -63,6 +69,7 @@ async fn read(ui: CallUi) {
     // Per stream: (lost, received) of its video if it has any, else audio.
     let mut packets: HashMap<String, (bool, f64, f64)> = HashMap::new();
     let mut round_trip = None;
+    let mut upload = None;
     PREVIOUS.with(|previous| {
         let mut previous = previous.borrow_mut();
         for entry in entries.flatten() {
@@ -106,11 +113,19 @@ async fn read(ui: CallUi) {
                         == Some(true) =>
                 {
                     round_trip = number(&stats, "currentRoundTripTime").or(round_trip);
+                    upload = number(&stats, "availableOutgoingBitrate").or(upload);
                 }
                 _ => {}
             }
         }
     });
+    // Our camera on a line too weak for it: stop it, say so; the sound
+    // goes on.
+    let sending_video = ui.sending.with_untracked(|s| s.video);
+    if FALLBACK.with(|f| f.borrow_mut().observe(upload)) && sending_video {
+        super::browser::set_video(false);
+        ui.audio_only.set(true);
+    }
     let speaker = loudest(&voices);
     if ui.speaking.get_untracked() != speaker {
         ui.speaking.set(speaker);

@@ -144,7 +144,7 @@ pub fn DeviceCheck() -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
-pub use browser::{Choices, choices, user_media};
+pub use browser::{Choices, camera, choices, user_media};
 
 #[cfg(feature = "hydrate")]
 mod browser {
@@ -261,6 +261,23 @@ mod browser {
                 Ok(JsFuture::from(ask(None, None)?).await?.unchecked_into())
             }
             Err(error) => Err(error),
+        }
+    }
+
+    /// The chosen camera alone (someone who began with audio only turns
+    /// their camera on); the default one if the chosen one is gone.
+    pub async fn camera(video: &[(&str, i32)]) -> Result<MediaStream, wasm_bindgen::JsValue> {
+        remember("audio_only", None);
+        let devices = window().navigator().media_devices()?;
+        let ask = |camera: Option<&str>| {
+            let constraints = MediaStreamConstraints::new();
+            constraints.set_audio(&false.into());
+            constraints.set_video(&track_constraint(camera, video));
+            devices.get_user_media_with_constraints(&constraints)
+        };
+        match JsFuture::from(ask(remembered("camera").as_deref())?).await {
+            Ok(stream) => Ok(stream.unchecked_into()),
+            Err(_) => Ok(JsFuture::from(ask(None)?).await?.unchecked_into()),
         }
     }
 
