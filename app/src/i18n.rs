@@ -70,10 +70,24 @@ pub fn use_lang() -> Signal<Lang> {
     }
 }
 
+/// Reads the page's language without allocating anything in the current
+/// reactive owner. A text handed to `<Title>` is read after the page was
+/// rendered, when the component that made it may be gone: a wrapper owned by
+/// that component (as `use_lang`'s `Signal` is) would then be disposed and
+/// reading it panics — the server answered 500 now and then for a dead link.
+fn page_lang() -> impl Fn() -> Lang + Copy + Send + Sync + 'static {
+    let shared = use_context::<CurrentLang>().map(|CurrentLang(signal)| signal);
+    move || {
+        shared
+            .and_then(|signal| signal.try_get())
+            .unwrap_or_default()
+    }
+}
+
 /// A reactive text: follows the page's language.
 pub fn t(key: Key) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
-    let lang = use_lang();
-    move || text(lang.get(), key)
+    let lang = page_lang();
+    move || text(lang(), key)
 }
 
 /// A reactive text with placeholders filled.
@@ -81,11 +95,11 @@ pub fn t_with(
     key: Key,
     values: impl Fn() -> Vec<(&'static str, String)> + Send + Sync + 'static,
 ) -> impl Fn() -> String + Send + Sync + 'static {
-    let lang = use_lang();
+    let lang = page_lang();
     move || {
         let values = values();
         let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        fill(lang.get(), key, &pairs)
+        fill(lang(), key, &pairs)
     }
 }
 
