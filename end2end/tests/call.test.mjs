@@ -410,6 +410,42 @@ async function selectedLocalCandidate(page) {
   });
 }
 
+test('a pass used after it expired is refused in plain words, and the page can get a new one', async () => {
+  const strict = await startVisita({ env: { VISITA_MEDIA_PASS_SECONDS: '2' } });
+  try {
+    await createStaff(strict.url, DOCTOR);
+    const { doctor, patient } = await callOn(strict, DOCTOR, 'Ana Ruiz');
+    // The page's own pass is used at once: the call goes live.
+    await doctor.page.locator('[data-testid="call"][data-phase="live"]').waitFor({ timeout: 20_000 });
+    const answers = await doctor.page.evaluate(async () => {
+      const id = location.pathname.split('/').pop();
+      const ws = new WebSocket(`ws://${location.host}/ws?first=${encodeURIComponent(JSON.stringify([{ type: 'media_pass', id }]))}`);
+      const next = () => new Promise((resolve) => {
+        ws.onmessage = (e) => {
+          const message = JSON.parse(e.data);
+          if (message.type.startsWith('media_')) resolve(message);
+        };
+      });
+      const pass = await next();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      ws.send(JSON.stringify({ type: 'media_join', token: pass.pass.token, sdp: 'v=0\r\n' }));
+      const late = await next();
+      ws.send(JSON.stringify({ type: 'media_pass', id }));
+      const fresh = await next();
+      ws.close();
+      return { first: pass.pass.token, late, fresh: fresh.pass?.token };
+    });
+    assert.equal(answers.late.type, 'media_error');
+    assert.match(answers.late.message, /pass to the call expired/);
+    assert.equal(answers.late.retry, true, 'the page asks for a new pass by itself');
+    assert.ok(answers.fresh && answers.fresh !== answers.first, 'a new pass is given on asking');
+    await doctor.context.close();
+    await patient.context.close();
+  } finally {
+    await strict.stop();
+  }
+});
+
 test('a patient who chose audio only in the waiting room is heard, not seen', async () => {
   const { doctor, patient } = await callOn(visita, DOCTOR, 'Lea Martin', {
     whileWaiting: async (page) => {

@@ -89,6 +89,9 @@ pub struct MediaConfig {
     pub public_ip: Option<std::net::IpAddr>,
     /// Consultations with media this node takes at once.
     pub max_sessions: u32,
+    /// How long a pass to the call stays valid once issued (the browser
+    /// joins at once, so a short pass is a small window for a stolen one).
+    pub pass_lifetime: std::time::Duration,
     /// External TURN/STUN servers (`turn:host:3478?transport=udp`, …).
     pub turn_urls: Vec<String>,
     /// The shared secret of the external TURN server (coturn's
@@ -179,6 +182,7 @@ const KEYS: &[&str] = &[
     "media_ports",
     "media_public_ip",
     "media_max_sessions",
+    "media_pass_seconds",
     "turn_urls",
     "turn_secret",
     "media_relay_only",
@@ -529,6 +533,18 @@ fn parse_media(src: &Sources, public_url: &str) -> Result<MediaConfig, ConfigErr
             }
         },
     };
+    let pass_lifetime = match text("media_pass_seconds") {
+        None => crate::sfu::pass::PASS_LIFETIME,
+        Some(n) => match n.parse::<u64>() {
+            Ok(n) if (2..=3600).contains(&n) => std::time::Duration::from_secs(n),
+            _ => {
+                return Err(src.error(
+                    "media_pass_seconds",
+                    format!("{n:?} is not a number of seconds between 2 and 3600"),
+                ));
+            }
+        },
+    };
     let flag = |key: &'static str, default: bool| -> Result<bool, ConfigError> {
         match text(key).as_deref() {
             None => Ok(default),
@@ -601,6 +617,7 @@ fn parse_media(src: &Sources, public_url: &str) -> Result<MediaConfig, ConfigErr
         ports,
         public_ip,
         max_sessions,
+        pass_lifetime,
         turn_urls,
         turn_secret,
         relay_only,
@@ -753,6 +770,15 @@ mod tests {
         );
         assert!(problem(&[("VISITA_TURN_PORT", "50010")]).contains("one of the media ports"));
         assert!(problem(&[("VISITA_TURN_PORT", "0")]).contains("neither a port"));
+        assert_eq!(load(&[]).unwrap().media.pass_lifetime.as_secs(), 120);
+        let short = load(&[("VISITA_MEDIA_PASS_SECONDS", "30")]).unwrap();
+        assert_eq!(short.media.pass_lifetime.as_secs(), 30);
+        for bad in ["0", "1", "3601", "two"] {
+            assert!(
+                problem(&[("VISITA_MEDIA_PASS_SECONDS", bad)]).contains("between 2 and 3600"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

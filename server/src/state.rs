@@ -42,7 +42,7 @@ impl AppState {
         Self {
             sfu: Sfu::new(
                 &config.media,
-                PassKeys::new(media_secret),
+                PassKeys::new(media_secret).with_lifetime(config.media.pass_lifetime),
                 config.addr.ip(),
                 node_name(&config),
                 db.clone(),

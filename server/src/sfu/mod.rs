@@ -49,9 +49,13 @@ pub enum SfuError {
 }
 
 impl SfuError {
-    /// Joining again later may work (capacity, a passing failure).
+    /// Joining again later may work (capacity, a passing failure, a pass
+    /// that sat too long in a sleeping tab: the page asks for a new one).
     pub fn may_retry(&self) -> bool {
-        matches!(self, SfuError::Full | SfuError::Internal)
+        matches!(
+            self,
+            SfuError::Full | SfuError::Internal | SfuError::Pass(PassError::Expired)
+        )
     }
 }
 

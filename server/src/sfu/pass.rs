@@ -16,6 +16,7 @@ use std::time::Duration;
 /// What a pass is for: a token made for anything else is refused.
 const AUDIENCE: &str = "visita-media";
 /// Long enough to set up a call on a slow line; a reconnect asks again.
+/// (`VISITA_MEDIA_PASS_SECONDS` changes it.)
 pub const PASS_LIFETIME: Duration = Duration::from_secs(120);
 /// TURN credentials outlive the pass: a call keeps its relay for hours.
 pub const TURN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -39,7 +40,7 @@ pub struct Claims {
 pub enum PassError {
     #[error("No pass to the call was given. Leave the call and join again.")]
     Missing,
-    #[error("The pass to the call has expired. Join again.")]
+    #[error("The pass to the call expired before it was used. Trying again in a moment…")]
     Expired,
     #[error("The pass to the call is not valid. Join again.")]
     Invalid,
@@ -49,6 +50,7 @@ pub enum PassError {
 #[derive(Clone)]
 pub struct PassKeys {
     secret: Vec<u8>,
+    lifetime: Duration,
 }
 
 impl std::fmt::Debug for PassKeys {
@@ -59,7 +61,15 @@ impl std::fmt::Debug for PassKeys {
 
 impl PassKeys {
     pub fn new(secret: Vec<u8>) -> Self {
-        Self { secret }
+        Self {
+            secret,
+            lifetime: PASS_LIFETIME,
+        }
+    }
+
+    /// Passes issued from now on last `lifetime`.
+    pub fn with_lifetime(self, lifetime: Duration) -> Self {
+        Self { lifetime, ..self }
     }
 
     pub fn issue(
@@ -75,7 +85,7 @@ impl PassKeys {
             publish,
             aud: AUDIENCE.into(),
             iat: now_s,
-            exp: now_s + PASS_LIFETIME.as_secs(),
+            exp: now_s + self.lifetime.as_secs(),
         };
         // HS256 over our own claims cannot fail.
         jsonwebtoken::encode(
@@ -171,6 +181,15 @@ mod tests {
             keys().check(&token, now + PASS_LIFETIME.as_secs()),
             Err(PassError::Expired)
         );
+        let short = keys().with_lifetime(Duration::from_secs(5));
+        let token = short.issue(
+            &ConsultationId("c1".into()),
+            &ParticipantId("p1".into()),
+            true,
+            now,
+        );
+        assert!(short.check(&token, now + 4).is_ok());
+        assert_eq!(short.check(&token, now + 5), Err(PassError::Expired));
         assert_eq!(keys().check("", now), Err(PassError::Missing));
         assert_eq!(keys().check("not.a.jwt", now), Err(PassError::Invalid));
         // Signed by another key.
