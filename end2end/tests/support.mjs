@@ -86,6 +86,7 @@ export async function startVisita({ dataDir, env = {} } = {}) {
   return {
     url,
     dataDir: dir,
+    pid: child.pid,
     mediaPorts: [mediaBase, mediaBase + 99],
     turnPort,
     output: () => output,
