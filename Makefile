@@ -28,14 +28,14 @@ CARGO_FLAGS := --locked
 # `make -j test` must not run two apt-get at once (test-tools and tools).
 .NOTPARALLEL: test run
 
-.PHONY: help tools test-tools build server site bundle run test test-rust test-browser bench lint fuzz clean
+.PHONY: help tools test-tools build server site bundle run test test-rust test-browser bench bench-sfu lint fuzz clean
 
 help:
 	@echo "make run    build everything (installing what is missing) and start Visita"
 	@echo "make test   run every test: unit, integration and browser"
 	@echo "make build  release binary in $(TARGET)/release/visita, site in $(SITE)"
 	@echo "make lint   rustfmt and clippy, as CI expects them"
-	@echo "make bench  print the performance figures"
+	@echo "make bench  print the performance figures (bench-sfu: the SFU beside Janus)"
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 60)"
 
 tools:
@@ -103,6 +103,14 @@ test-browser:
 bench: build
 	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/foundation.mjs
 	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/consultation.mjs
+	@$(MAKE) --no-print-directory bench-sfu
+
+# The SFU under load beside Janus: the load clients (bench/sfu) are built
+# on their own, so their feature set never touches the server's artifacts.
+bench-sfu: build
+	@scripts/install-tools.sh bench
+	cargo build $(CARGO_FLAGS) --release -p sfu-bench
+	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) SFU_BENCH_BIN=$(TARGET)/release/sfu-bench node bench/sfu.mjs
 
 # The fuzz targets (fuzz/): the signalling parser and the SFU's forwarding
 # decisions. cargo-fuzz asks for sanitizer flags that only nightly accepts;
@@ -121,6 +129,7 @@ fuzz:
 lint:
 	cargo fmt --all --check
 	cargo clippy $(CARGO_FLAGS) --release -p app -p server --all-targets -- -D warnings
+	cargo clippy $(CARGO_FLAGS) --release -p sfu-bench -- -D warnings
 	CARGO_TARGET_DIR=$(FRONT_TARGET) cargo clippy $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
 	CARGO_TARGET_DIR=$(FRONT_TARGET) cargo clippy $(CARGO_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release --features=staff -- -D warnings
 

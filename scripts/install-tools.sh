@@ -157,9 +157,13 @@ case "${1:-all}" in
         need_rust
         install_cargo_fuzz
         ;;
+    bench)
+        # Janus (videoroom plugin) is what bench/sfu.mjs compares the SFU with.
+        install_debian_packages janus
+        ;;
     print-path)
         # The PATH prefix under which the build finds the pinned tools.
         echo "$TOOLS/wasm-bindgen-$(wasm_bindgen_version)/bin:$TOOLS/binaryen-$BINARYEN_VERSION/node_modules/.bin:$TOOLS/cargo-fuzz-$CARGO_FUZZ_VERSION/bin"
         ;;
-    *) echo "usage: $0 [build|wasm-bindgen|all|fuzz|print-path]" >&2; exit 64 ;;
+    *) echo "usage: $0 [build|wasm-bindgen|all|fuzz|bench|print-path]" >&2; exit 64 ;;
 esac

@@ -48,12 +48,22 @@ impl Session {
         if let Some(jsep) = jsep {
             request["jsep"] = jsep;
         }
-        post(&self.http, &format!("{}/{}", self.url, self.handle), request).await
+        post(
+            &self.http,
+            &format!("{}/{}", self.url, self.handle),
+            request,
+        )
+        .await
     }
 
     async fn gathering_done(&self) -> Result<(), Error> {
         let request = json!({ "janus": "trickle", "candidate": { "completed": true } });
-        post(&self.http, &format!("{}/{}", self.url, self.handle), request).await?;
+        post(
+            &self.http,
+            &format!("{}/{}", self.url, self.handle),
+            request,
+        )
+        .await?;
         Ok(())
     }
 

@@ -70,7 +70,12 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // The command name may hold spaces: fields count from after its ')'.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime are fields 14 and 15 of proc_pid_stat(5); the
     // first field after the name is field 3.
     // Linux reports them in USER_HZ, 100 on every mainstream architecture.

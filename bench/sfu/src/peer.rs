@@ -242,11 +242,8 @@ impl Peer {
 
     async fn local_sdp(&mut self) -> Result<String, Error> {
         // Gathering on loopback is quick; a renegotiation may not gather again.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(3),
-            self.gathered.wait_for(|done| *done),
-        )
-        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.gathered.wait_for(|done| *done))
+            .await;
         Ok(self
             .pc
             .local_description()
@@ -260,7 +257,9 @@ impl Peer {
 /// payload carries its send time (bytes 4..12); video payloads start like
 /// a VP8 key frame so no forwarder holds them back waiting for one.
 async fn send(tracks: Vec<(Arc<TrackLocalStaticRTP>, u32)>, video_pps: u32) {
-    let [(audio, audio_ssrc), (video, video_ssrc)] = <[_; 2]>::try_from(tracks).ok().unwrap();
+    let Ok([(audio, audio_ssrc), (video, video_ssrc)]) = <[_; 2]>::try_from(tracks) else {
+        return;
+    };
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let per_tick = (video_pps / 100).max(1);

@@ -52,9 +52,7 @@ async fn run(
         encode(&first)
     );
     let mut request = ws_url.into_client_request()?;
-    request
-        .headers_mut()
-        .insert("cookie", seat.cookie.parse()?);
+    request.headers_mut().insert("cookie", seat.cookie.parse()?);
     request.headers_mut().insert("origin", origin.parse()?);
     let (socket, _) = tokio_tungstenite::connect_async(request).await?;
     let (mut out, mut incoming) = socket.split();
