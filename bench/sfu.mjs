@@ -18,7 +18,7 @@
 
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADMIN, createStaff, freePort, startVisita } from '../end2end/tests/support.mjs';
@@ -96,10 +96,19 @@ async function runClient(plan) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
+/** The machine's first non-loopback IPv4 address: Janus (libnice) never gathers on loopback. */
+function ownAddress() {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  throw new Error('no IPv4 address besides loopback: Janus cannot be measured here');
+}
+
 async function startJanus(mediaFirst) {
   const dir = await mkdtemp(join(tmpdir(), 'janus-bench-'));
   const port = await freePort();
-  execFileSync('bash', [join(here, 'janus-config.sh'), dir, String(port), String(mediaFirst), String(mediaFirst + 999)]);
+  const ip = ownAddress();
+  execFileSync('bash', [join(here, 'janus-config.sh'), dir, String(port), String(mediaFirst), String(mediaFirst + 999), ip]);
   const child = spawn('janus', ['-F', dir, '-C', join(dir, 'janus.jcfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
@@ -115,6 +124,7 @@ async function startJanus(mediaFirst) {
   }
   return {
     url,
+    ip,
     pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
@@ -175,7 +185,7 @@ for (const { rooms, participants } of SCENARIOS) {
   try {
     janus = await startJanus(41000);
     results.janus = summary(await runClient({
-      target: 'janus', url: janus.url, rooms, participants, pid: janus.pid,
+      target: 'janus', url: janus.url, ip: janus.ip, rooms, participants, pid: janus.pid,
       video_pps: VIDEO_PPS, warmup_seconds: 3, seconds: SECONDS,
     }));
   } catch (error) {

@@ -136,6 +136,7 @@ pub fn feed_id(room: u64, seat: u64) -> u64 {
 #[allow(clippy::too_many_arguments)]
 pub async fn join(
     base: String,
+    ip: String,
     room: u64,
     seat: u64,
     seats: u64,
@@ -154,7 +155,7 @@ pub async fn join(
             "id": feed_id(room, seat), "display": name,
         });
         session.message(body, None).await?;
-        let mut peer = Peer::new(window.clone()).await?;
+        let mut peer = Peer::new(window.clone(), &ip).await?;
         let sender = peer.publish(&name, video_pps).await?;
         let offer = peer.offer().await?;
         session
@@ -166,7 +167,18 @@ pub async fn join(
         session.gathering_done().await?;
         let answer = session.jsep().await?;
         let sdp = answer["jsep"]["sdp"].as_str().ok_or("no answer sdp")?;
+        if std::env::var_os("SFU_BENCH_DEBUG").is_some() {
+            eprintln!("{name} offer:\n{offer}\n{name} answer:\n{sdp}");
+        }
         peer.accept(sdp.to_string()).await?;
+        // Janus offers a feed to subscribers only once its connection is up.
+        let mut connected = peer.connected.clone();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            connected.wait_for(|up| *up),
+        )
+        .await
+        .map_err(|_| "the publisher's connection did not come up")??;
         Ok::<_, Error>((session, peer, sender))
     };
     let (pub_session, pub_peer, sender) = match publisher.await {
@@ -190,7 +202,7 @@ pub async fn join(
         session.message(body, None).await?;
         let offer = session.jsep().await?;
         let sdp = offer["jsep"]["sdp"].as_str().ok_or("no offer sdp")?;
-        let mut peer = Peer::new(window.clone()).await?;
+        let mut peer = Peer::new(window.clone(), &ip).await?;
         let answer = peer.answer(sdp.to_string()).await?;
         session
             .message(

@@ -28,6 +28,9 @@ enum Target {
     /// Janus's HTTP API; rooms are created here.
     Janus {
         url: String,
+        /// Janus (libnice) never gathers on loopback: the machine's own
+        /// address, which the kernel routes through loopback all the same.
+        ip: String,
         rooms: u64,
         participants: u64,
     },
@@ -98,6 +101,7 @@ async fn run(plan: Plan) -> Result<serde_json::Value, peer::Error> {
         }
         Target::Janus {
             url,
+            ip,
             rooms,
             participants,
         } => {
@@ -108,6 +112,7 @@ async fn run(plan: Plan) -> Result<serde_json::Value, peer::Error> {
                 for seat in 0..*participants {
                     tasks.push(tokio::spawn(janus::join(
                         url.clone(),
+                        ip.clone(),
                         room,
                         seat,
                         *participants,

@@ -112,7 +112,8 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub async fn new(window: Arc<Window>) -> Result<Self, Error> {
+    /// A connection whose one candidate is on `ip` (the SFU's side of the machine).
+    pub async fn new(window: Arc<Window>, ip: &str) -> Result<Self, Error> {
         let mut engine = MediaEngine::default();
         for (codec, payload_type, kind) in [
             (opus(), OPUS_PT, RtpCodecKind::Audio),
@@ -143,7 +144,7 @@ impl Peer {
                 gathered: gathered_tx,
                 connected: connected_tx,
             }) as Arc<dyn PeerConnectionEventHandler>)
-            .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
+            .with_udp_addrs(vec![format!("{ip}:0")])
             .build()
             .await?;
         Ok(Self {

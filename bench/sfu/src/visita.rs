@@ -56,7 +56,7 @@ async fn run(
     request.headers_mut().insert("origin", origin.parse()?);
     let (socket, _) = tokio_tungstenite::connect_async(request).await?;
     let (mut out, mut incoming) = socket.split();
-    let mut peer = Peer::new(window).await?;
+    let mut peer = Peer::new(window, "127.0.0.1").await?;
     let sender = peer.publish(name, video_pps).await?;
     let mut told = false;
     let mut ping = tokio::time::interval(std::time::Duration::from_secs(20));
