@@ -45,6 +45,9 @@ pub enum ClientMsg {
     MediaCandidate { candidate: Option<IceCandidate> },
     /// Microphone, camera and screen, on or off.
     MediaSending { sending: Sending },
+    /// Data saver: the lowest quality of the others' videos (or back to
+    /// what the connection allows).
+    MediaDataSaver { on: bool },
     /// Hang up.
     MediaLeave,
 }
@@ -95,6 +98,12 @@ pub enum ServerMsg {
     /// Everyone else on the call, whole, after every change.
     CallMembers {
         members: Vec<CallMember>,
+    },
+    /// A video (by its stream id) is held back because this connection is
+    /// too weak for it, or flows again: the sound goes on meanwhile.
+    VideoHeld {
+        stream: String,
+        held: bool,
     },
     /// The call could not be joined or was ended by the server; the text is
     /// for the user. `retry`: joining again later may work.

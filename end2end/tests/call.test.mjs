@@ -61,7 +61,7 @@ async function inbound(page) {
     const out = [];
     report.forEach((s) => {
       if (s.type === 'inbound-rtp') {
-        out.push({ kind: s.kind, bytes: s.bytesReceived ?? 0, frames: s.framesDecoded ?? 0, track: s.trackIdentifier, debug: [s.ssrc, s.packetsReceived, s.packetsLost, s.framesReceived, s.keyFramesDecoded, s.pliCount, s.nackCount, s.framesDropped] });
+        out.push({ kind: s.kind, bytes: s.bytesReceived ?? 0, frames: s.framesDecoded ?? 0, height: s.frameHeight ?? 0, track: s.trackIdentifier, debug: [s.ssrc, s.packetsReceived, s.packetsLost, s.framesReceived, s.keyFramesDecoded, s.pliCount, s.nackCount, s.framesDropped] });
       }
     });
     // Which remote stream (participant) each track belongs to.
@@ -120,8 +120,8 @@ async function videoResumes(page, who, streamCount, withinMs) {
   }
 }
 
-async function metric(name) {
-  const text = await (await fetch(`${visita.url}/metrics`)).text();
+async function metric(name, server = visita) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   assert.ok(line, `metric ${name} missing in:\n${text}`);
   return Number(line.split(' ')[1]);
@@ -474,6 +474,98 @@ test('a patient who chose audio only in the waiting room is heard, not seen', as
   await doctor.page.locator(`[data-stream="${stream}"][data-video="true"]`).waitFor({ timeout: 10_000 });
   await videoResumes(doctor.page, 'doctor, once the audio-only patient turned the camera on', 1, 15_000);
   for (const { context } of [doctor, patient]) await context.close();
+});
+
+/** Bytes sent so far per simulcast layer (rid) of the page's camera. */
+async function outboundLayers(page) {
+  return page.evaluate(async () => {
+    const pc = window.__peerConnections.at(-1);
+    const layers = {};
+    if (!pc) return layers;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) layers[s.rid] = s.bytesSent ?? 0;
+    });
+    return layers;
+  });
+}
+
+/** Waits until the video of `stream` arrives at `page` at a height that satisfies `ok`. */
+async function videoHeight(page, stream, ok, what, withinMs = 20_000) {
+  let seen;
+  for (const deadline = Date.now() + withinMs; Date.now() < deadline; await page.waitForTimeout(250)) {
+    seen = (await inbound(page)).find((s) => s.stream === stream && s.kind === 'video');
+    if (seen && seen.height > 0 && ok(seen.height)) return seen.height;
+  }
+  assert.fail(`${what}: the picture never had the expected size: ${JSON.stringify(seen)}`);
+}
+
+test('the camera goes out in two simulcast layers; data saver gets the low one and back; the speaker test sound plays', async () => {
+  const layersBefore = await metric('visita_sfu_simulcast_layers_total');
+  const { doctor, patient } = await callOn(visita, DOCTOR, 'Noah Fischer', {
+    whileWaiting: async (page) => {
+      // The waiting room's speaker check plays its sound to the end.
+      await page.getByTestId('speaker-test').click();
+      await page.locator('[data-testid="speaker-test"][data-played="true"]').waitFor({ timeout: 10_000 });
+    },
+  });
+  const tile = doctor.page.locator('[data-testid="tile"]', { hasText: 'Noah Fischer' });
+  await tile.waitFor({ timeout: 15_000 });
+  const stream = await tile.getAttribute('data-stream');
+  // Both layers leave the patient's browser and reach the SFU.
+  let layers;
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await patient.page.waitForTimeout(250)) {
+    layers = await outboundLayers(patient.page);
+    if (layers.l > 0 && layers.m > 0) break;
+  }
+  assert.ok(layers.l > 0 && layers.m > 0, `the patient's camera is not sent in two layers: ${JSON.stringify(layers)}`);
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await patient.page.waitForTimeout(250)) {
+    if ((await metric('visita_sfu_simulcast_layers_total')) >= layersBefore + 4) break;
+  }
+  assert.ok((await metric('visita_sfu_simulcast_layers_total')) >= layersBefore + 4, 'the SFU did not see two layers from each camera');
+  // A good line: the doctor gets the full-size layer (640×480 → 480 high).
+  const full = await videoHeight(doctor.page, stream, (h) => h > 240, 'doctor, good line');
+  const switches = await metric('visita_sfu_layer_switches_total');
+  // Data saver: the low layer (half the size), the picture going on.
+  await doctor.page.getByTestId('call-data-saver').click();
+  await doctor.page.getByTestId('data-saver-note').waitFor();
+  const low = await videoHeight(doctor.page, stream, (h) => h <= full / 2, 'doctor, data saver', 15_000);
+  await videoResumes(doctor.page, 'doctor, on the low layer', 1, 10_000);
+  assert.ok((await metric('visita_sfu_layer_switches_total')) > switches, 'the SFU counted no layer switch');
+  // Off again: back to the full size (after the steady wait before going up).
+  await doctor.page.getByTestId('call-data-saver').click();
+  await videoHeight(doctor.page, stream, (h) => h > low, 'doctor, data saver off', 15_000);
+  // The patient, who never asked for data saver, still gets the doctor in full.
+  const doctorStream = await patient.page.locator('[data-testid="tile"]', { hasText: 'Meredith Grey' }).getAttribute('data-stream');
+  await videoHeight(patient.page, doctorStream, (h) => h > 240, 'patient');
+  for (const { context } of [doctor, patient]) await context.close();
+});
+
+test('a site that caps what each participant receives below what a picture needs: the sound goes on, the tile says the picture is paused', async () => {
+  const capped = await startVisita({ env: { VISITA_MEDIA_MAX_RECEIVE_KBPS: '40' } });
+  try {
+    await createStaff(capped.url, DOCTOR);
+    const { doctor, patient } = await callOn(capped, DOCTOR, 'Ines Costa');
+    const tile = doctor.page.locator('[data-testid="tile"]', { hasText: 'Ines Costa' });
+    await tile.locator('[data-testid="video-held"]').waitFor({ timeout: 20_000 });
+    assert.match(await tile.locator('[data-testid="video-held"]').innerText(), /Picture paused/);
+    const stream = await tile.getAttribute('data-stream');
+    let first;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await doctor.page.waitForTimeout(250)) {
+      first = (await inbound(doctor.page)).find((s) => s.stream === stream && s.kind === 'audio' && s.bytes > 0);
+      if (first) break;
+    }
+    assert.ok(first, 'no sound from the patient on the capped line');
+    await doctor.page.waitForTimeout(2000);
+    const later = await inbound(doctor.page);
+    assert.ok(later.find((s) => s.stream === stream && s.kind === 'audio').bytes > first.bytes, 'the sound stopped');
+    assert.equal(later.filter((s) => s.stream === stream && s.kind === 'video' && s.bytes > 0).length, 0, 'video was sent over the cap');
+    assert.ok((await metric('visita_sfu_videos_held_total', capped)) >= 2, 'both sides had a picture held back');
+    // The patient's page says it too, about the doctor's picture.
+    await patient.page.locator('[data-testid="tile"] [data-testid="video-held"]').waitFor({ timeout: 10_000 });
+    for (const { context } of [doctor, patient]) await context.close();
+  } finally {
+    await capped.stop();
+  }
 });
 
 test('relay only, UDP blocked for the patient: the call goes through the built-in TURN server over TCP', async () => {

@@ -35,7 +35,9 @@ export async function startVisita({ dataDir, env = {} } = {}) {
   const url = `http://127.0.0.1:${port}`;
   // Media ports of its own, so servers of one run never share a port.
   const mediaBase = 20_000 + (port % 400) * 100;
-  const turnPort = await freePort();
+  // Any free port, but not one of the media ports (Visita refuses that).
+  let turnPort = await freePort();
+  while (turnPort >= mediaBase && turnPort <= mediaBase + 99) turnPort = await freePort();
   const child = spawn(BIN, ['serve'], {
     env: {
       PATH: process.env.PATH,

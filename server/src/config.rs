@@ -92,6 +92,9 @@ pub struct MediaConfig {
     /// How long a pass to the call stays valid once issued (the browser
     /// joins at once, so a short pass is a small window for a stolen one).
     pub pass_lifetime: std::time::Duration,
+    /// The most video each participant is sent, in bits per second (sites
+    /// on metered or shared links); `None`: what their connection takes.
+    pub max_receive_bps: Option<u64>,
     /// External TURN/STUN servers (`turn:host:3478?transport=udp`, …).
     pub turn_urls: Vec<String>,
     /// The shared secret of the external TURN server (coturn's
@@ -183,6 +186,7 @@ const KEYS: &[&str] = &[
     "media_public_ip",
     "media_max_sessions",
     "media_pass_seconds",
+    "media_max_receive_kbps",
     "turn_urls",
     "turn_secret",
     "media_relay_only",
@@ -545,6 +549,18 @@ fn parse_media(src: &Sources, public_url: &str) -> Result<MediaConfig, ConfigErr
             }
         },
     };
+    let max_receive_bps = match text("media_max_receive_kbps") {
+        None => None,
+        Some(n) => match n.parse::<u64>() {
+            Ok(n) if (16..=100_000).contains(&n) => Some(n * 1000),
+            _ => {
+                return Err(src.error(
+                    "media_max_receive_kbps",
+                    format!("{n:?} is not a number of kbit/s between 16 and 100000"),
+                ));
+            }
+        },
+    };
     let flag = |key: &'static str, default: bool| -> Result<bool, ConfigError> {
         match text(key).as_deref() {
             None => Ok(default),
@@ -618,6 +634,7 @@ fn parse_media(src: &Sources, public_url: &str) -> Result<MediaConfig, ConfigErr
         public_ip,
         max_sessions,
         pass_lifetime,
+        max_receive_bps,
         turn_urls,
         turn_secret,
         relay_only,
@@ -770,6 +787,16 @@ mod tests {
         );
         assert!(problem(&[("VISITA_TURN_PORT", "50010")]).contains("one of the media ports"));
         assert!(problem(&[("VISITA_TURN_PORT", "0")]).contains("neither a port"));
+        assert_eq!(load(&[]).unwrap().media.max_receive_bps, None);
+        let capped = load(&[("VISITA_MEDIA_MAX_RECEIVE_KBPS", "300")]).unwrap();
+        assert_eq!(capped.media.max_receive_bps, Some(300_000));
+        for bad in ["0", "15", "100001", "fast"] {
+            assert!(
+                problem(&[("VISITA_MEDIA_MAX_RECEIVE_KBPS", bad)])
+                    .contains("between 16 and 100000"),
+                "{bad}"
+            );
+        }
         assert_eq!(load(&[]).unwrap().media.pass_lifetime.as_secs(), 120);
         let short = load(&[("VISITA_MEDIA_PASS_SECONDS", "30")]).unwrap();
         assert_eq!(short.media.pass_lifetime.as_secs(), 30);

@@ -23,8 +23,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     HtmlMediaElement, MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit,
     RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit,
-    RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcPeerConnectionState, RtcRtpEncodingParameters, RtcRtpSender, RtcRtpTransceiverDirection,
+    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 thread_local! {
@@ -84,6 +84,9 @@ pub fn drive(feed: RoomFeed, ui: CallUi, on_call: Memo<bool>) {
     // hydration, so the page the server rendered still matches.
     if crate::components::devices::choices().audio_only {
         Effect::new(move |_| ui.sending.update(|s| s.video = false));
+    }
+    if crate::components::devices::remembered("data_saver").is_some() {
+        Effect::new(move |_| ui.data_saver.set(true));
     }
     let consultation = feed.room.with_untracked(|r| r.consultation.clone());
     CALL.with(|call| {
@@ -168,6 +171,16 @@ pub fn hang_up() {
     });
 }
 
+/// Data saver on or off: the SFU sends the lowest quality of the others'
+/// videos. Kept in the browser for the next calls.
+pub fn set_data_saver(on: bool) {
+    crate::components::devices::remember("data_saver", on.then_some("on"));
+    with_call(|call| {
+        call.ui.data_saver.set(on);
+        call.send.run(ClientMsg::MediaDataSaver { on });
+    });
+}
+
 pub fn rejoin() {
     with_call(|call| call.hung_up = false);
     request_pass();
@@ -192,6 +205,16 @@ pub fn on_server_msg(message: ServerMsg) {
         ServerMsg::MediaCandidate { candidate } => add_candidate(candidate),
         ServerMsg::CallMembers { members } => {
             with_call(|call| call.ui.members.set(members));
+        }
+        ServerMsg::VideoHeld { stream, held } => {
+            with_call(|call| {
+                call.ui.held.update(|list| {
+                    list.retain(|s| *s != stream);
+                    if held {
+                        list.push(stream);
+                    }
+                })
+            });
         }
         ServerMsg::MediaError { message, retry } => {
             with_call(|call| {
@@ -293,6 +316,24 @@ fn ice_configuration(pass: &MediaPass) -> RtcConfiguration {
     config
 }
 
+/// The camera's simulcast layers, low to high: the SFU sends each of the
+/// others the one their connection can take (and data saver the lowest).
+/// The rids and rates match the server's (`sfu::forward`).
+const CAMERA_LAYERS: [(&str, f32, u32); 2] = [("l", 2.0, 150_000), ("m", 1.0, 500_000)];
+
+fn camera_encodings() -> js_sys::Array {
+    CAMERA_LAYERS
+        .iter()
+        .map(|(rid, scale, max_bitrate)| {
+            let encoding = RtcRtpEncodingParameters::new();
+            encoding.set_rid(rid);
+            encoding.set_scale_resolution_down_by(*scale);
+            encoding.set_max_bitrate(*max_bitrate);
+            JsValue::from(encoding)
+        })
+        .collect()
+}
+
 fn send_only(
     pc: &RtcPeerConnection,
     kind: &str,
@@ -303,6 +344,11 @@ fn send_only(
     init.set_direction(RtcRtpTransceiverDirection::Sendonly);
     if let Some(stream) = stream {
         init.set_streams(&js_sys::Array::of1(stream));
+    }
+    // The camera (sent with our stream), not the screen: a shared screen
+    // is read, and a lower layer of it would be unreadable.
+    if kind == "video" && stream.is_some() {
+        init.set_send_encodings(&camera_encodings());
     }
     let transceiver = match track {
         Some(track) => pc.add_transceiver_with_media_stream_track_and_init(track, &init),
@@ -389,6 +435,9 @@ async fn start(pass: MediaPass) -> Result<(), JsValue> {
             sdp,
         });
         call.send.run(ClientMsg::MediaSending { sending });
+        if call.ui.data_saver.get_untracked() {
+            call.send.run(ClientMsg::MediaDataSaver { on: true });
+        }
     });
     Ok(())
 }
@@ -491,6 +540,7 @@ pub fn attach(element: &web_sys::HtmlVideoElement, stream_id: &str) {
         if current.as_deref() != Some(stream_id) {
             element.set_src_object(Some(&stream));
         }
+        crate::components::devices::play_on_chosen_speaker(element);
     }
 }
 

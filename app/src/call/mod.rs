@@ -41,6 +41,11 @@ pub struct CallUi {
     pub quality: RwSignal<Vec<(String, u8)>>,
     /// The bandwidth estimate stayed too low: video paused.
     pub audio_only: RwSignal<bool>,
+    /// Others' videos (stream ids) the SFU holds back: our line is too
+    /// weak for them.
+    pub held: RwSignal<Vec<String>>,
+    /// The person asked for the others' videos in low quality.
+    pub data_saver: RwSignal<bool>,
 }
 
 /// Media messages from the socket, handed to the call (if any).
@@ -66,6 +71,8 @@ pub fn CallStage(feed: RoomFeed) -> impl IntoView {
         speaking: RwSignal::new(None),
         quality: RwSignal::new(Vec::new()),
         audio_only: RwSignal::new(false),
+        held: RwSignal::new(Vec::new()),
+        data_saver: RwSignal::new(false),
     };
     let room = feed.room;
     // On the call while admitted to an open consultation.
@@ -88,6 +95,10 @@ pub fn CallStage(feed: RoomFeed) -> impl IntoView {
     let toggle_screen = move |_| {
         #[cfg(feature = "hydrate")]
         browser::set_screen(!ui.sending.get_untracked().screen);
+    };
+    let toggle_data_saver = move |_| {
+        #[cfg(feature = "hydrate")]
+        browser::set_data_saver(!ui.data_saver.get_untracked());
     };
     let hang_up = move |_| {
         #[cfg(feature = "hydrate")]
@@ -141,6 +152,9 @@ pub fn CallStage(feed: RoomFeed) -> impl IntoView {
             <Show when=move || ui.audio_only.get()>
                 <p class="call-status" role="status" data-testid="audio-only">{t(Key::CallAudioOnly)}</p>
             </Show>
+            <Show when=move || ui.data_saver.get()>
+                <p class="call-status" role="status" data-testid="data-saver-note">{t(Key::CallDataSaverNote)}</p>
+            </Show>
             <div class="tiles">
                 <figure class="tile me" data-testid="tile-me">
                     <video id="call-self" autoplay=true muted=true playsinline=true></video>
@@ -173,6 +187,9 @@ pub fn CallStage(feed: RoomFeed) -> impl IntoView {
                         </button>
                         <button type="button" class="big" data-testid="call-screen" aria-pressed=move || mine().screen.to_string() on:click=toggle_screen>
                             {move || if mine().screen { t(Key::CallShareStop)() } else { t(Key::CallShare)() }}
+                        </button>
+                        <button type="button" class="big" data-testid="call-data-saver" aria-pressed=move || ui.data_saver.get().to_string() on:click=toggle_data_saver>
+                            {move || if ui.data_saver.get() { t(Key::CallDataSaverOff)() } else { t(Key::CallDataSaverOn)() }}
                         </button>
                         <button type="button" class="danger big" data-testid="call-hang-up" on:click=hang_up>
                             {t(Key::CallHangUp)}
@@ -211,6 +228,10 @@ fn Tile(
         let id = id.clone();
         move || ui.speaking.with(|s| s.as_deref() == Some(id.as_str()))
     };
+    let held = {
+        let id = id.clone();
+        move || video && ui.held.with(|h| h.contains(&id))
+    };
     let quality = {
         let id = id.clone();
         move || {
@@ -223,6 +244,9 @@ fn Tile(
             data-video=video.to_string() data-audio=audio.to_string()>
             <video node_ref=video_ref autoplay=true playsinline=true></video>
             {(!video).then(|| view! { <div class="placeholder" data-testid="camera-off">{t(Key::CallCameraOff)}</div> })}
+            <Show when=held>
+                <div class="placeholder" data-testid="video-held">{t(Key::CallVideoHeld)}</div>
+            </Show>
             <figcaption>
                 {move || caption.get()}
                 {(!audio && !screen).then(|| view! { <span class="muted-mark">{" · "}{t(Key::CallMuted)}</span> })}

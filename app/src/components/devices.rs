@@ -1,8 +1,9 @@
 //! The camera and microphone check of the waiting room: asks the browser
 //! for both and says in plain words what happened and how to fix it; then
 //! shows the person their own picture and a bar that moves when they
-//! speak, lets them pick another camera or microphone, or go on with audio
-//! only. The choices are kept in the browser and the call uses them.
+//! speak, lets them pick another camera, microphone or speaker (and play a
+//! test sound on it), or go on with audio only. The choices are kept in the
+//! browser and the call uses them.
 
 use crate::i18n::{Key, t};
 use leptos::either::EitherOf4;
@@ -26,7 +27,10 @@ pub fn DeviceCheck() -> impl IntoView {
     let level = RwSignal::new(0.0f64);
     let cameras = RwSignal::new(Vec::<Device>::new());
     let microphones = RwSignal::new(Vec::<Device>::new());
+    let speakers = RwSignal::new(Vec::<Device>::new());
     let audio_only = RwSignal::new(false);
+    // The test sound played to its end: the person could hear it.
+    let tone_played = RwSignal::new(false);
     let preview = NodeRef::<leptos::html::Video>::new();
     #[cfg(feature = "hydrate")]
     {
@@ -39,6 +43,7 @@ pub fn DeviceCheck() -> impl IntoView {
                     level,
                     cameras,
                     microphones,
+                    speakers,
                 })
                 .await;
                 status.set(found);
@@ -60,6 +65,16 @@ pub fn DeviceCheck() -> impl IntoView {
             let _ = kind;
             attempt.update(|n| *n += 1);
         }
+    };
+    let choose_speaker = move |ev: leptos::ev::Event| {
+        let _id = event_target_value(&ev);
+        #[cfg(feature = "hydrate")]
+        browser::remember("speaker", Some(&_id));
+    };
+    let play_tone = move |_| {
+        tone_played.set(false);
+        #[cfg(feature = "hydrate")]
+        browser::play_test_tone(tone_played);
     };
     let toggle_audio_only = move |_| {
         let now = !audio_only.get_untracked();
@@ -118,6 +133,18 @@ pub fn DeviceCheck() -> impl IntoView {
                     </select>
                 </label>
             </Show>
+            <Show when=move || speakers.with(|s| s.len() > 1)>
+                <label>
+                    {t(Key::DevicesSpeaker)}
+                    <select data-testid="speaker-choice" on:change=choose_speaker>
+                        {options(speakers, "speaker")}
+                    </select>
+                </label>
+            </Show>
+            <button type="button" class="secondary big" data-testid="speaker-test" on:click=play_tone
+                data-played=move || tone_played.get().to_string()>
+                {t(Key::DevicesSpeakerTest)}
+            </button>
             <button type="button" class="secondary big" data-testid="audio-only" on:click=toggle_audio_only>
                 {move || if audio_only.get() { t(Key::DevicesUseCamera)() } else { t(Key::DevicesAudioOnly)() }}
             </button>
@@ -144,7 +171,58 @@ pub fn DeviceCheck() -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
-pub use browser::{Choices, camera, choices, user_media};
+pub use browser::{
+    Choices, camera, choices, play_on_chosen_speaker, remember, remembered, user_media,
+};
+
+/// A short, soft beep as a WAV file (8 kHz, 16-bit mono): the test sound
+/// of the speaker check, made here rather than shipped as a file.
+pub fn test_tone_wav() -> Vec<u8> {
+    const RATE: u32 = 8000;
+    const SAMPLES: u32 = RATE * 6 / 10;
+    const HZ: f64 = 660.0;
+    let data_len = SAMPLES * 2;
+    let mut wav = Vec::with_capacity(44 + data_len as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&RATE.to_le_bytes());
+    wav.extend_from_slice(&(RATE * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for n in 0..SAMPLES {
+        let t = f64::from(n) / f64::from(RATE);
+        // Fade in and out over 50 ms: no click.
+        let edge = (f64::from(n.min(SAMPLES - n)) / (f64::from(RATE) * 0.05)).min(1.0);
+        let sample = (t * HZ * std::f64::consts::TAU).sin() * 0.3 * edge;
+        wav.extend_from_slice(&((sample * f64::from(i16::MAX)) as i16).to_le_bytes());
+    }
+    wav
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_test_tone_is_a_well_formed_wav() {
+        let wav = super::test_tone_wav();
+        assert_eq!(&wav[..4], b"RIFF");
+        assert_eq!(&wav[8..16], b"WAVEfmt ");
+        let riff_len = u32::from_le_bytes(wav[4..8].try_into().unwrap()) as usize;
+        assert_eq!(riff_len + 8, wav.len());
+        let data_len = u32::from_le_bytes(wav[40..44].try_into().unwrap()) as usize;
+        assert_eq!(data_len, 9600, "0.6 s of 8 kHz 16-bit mono");
+        assert_eq!(wav.len(), 44 + data_len);
+        // Silent at the edges, loud enough in the middle.
+        let sample = |i: usize| i16::from_le_bytes([wav[44 + 2 * i], wav[45 + 2 * i]]);
+        assert_eq!(sample(0), 0);
+        assert!((2000..4800).any(|i| sample(i) > 8000));
+    }
+}
 
 #[cfg(feature = "hydrate")]
 mod browser {
@@ -172,6 +250,7 @@ mod browser {
         pub level: RwSignal<f64>,
         pub cameras: RwSignal<Vec<Device>>,
         pub microphones: RwSignal<Vec<Device>>,
+        pub speakers: RwSignal<Vec<Device>>,
     }
 
     /// What is running while the check shows the preview and the level.
@@ -317,7 +396,7 @@ mod browser {
                 meter,
             })
         });
-        list_devices(out.cameras, out.microphones).await;
+        list_devices(out.cameras, out.microphones, out.speakers).await;
         DeviceStatus::Ready
     }
 
@@ -362,7 +441,11 @@ mod browser {
         level.set((mean_square.sqrt() * 3.0).min(1.0));
     }
 
-    async fn list_devices(cameras: RwSignal<Vec<Device>>, microphones: RwSignal<Vec<Device>>) {
+    async fn list_devices(
+        cameras: RwSignal<Vec<Device>>,
+        microphones: RwSignal<Vec<Device>>,
+        speakers: RwSignal<Vec<Device>>,
+    ) {
         let Ok(devices) = window().navigator().media_devices() else {
             return;
         };
@@ -372,17 +455,72 @@ mod browser {
         let Ok(list) = JsFuture::from(promise).await else {
             return;
         };
-        let (mut video, mut audio) = (Vec::new(), Vec::new());
+        let (mut video, mut audio, mut output) = (Vec::new(), Vec::new(), Vec::new());
         for info in js_sys::Array::from(&list).iter() {
             let info: MediaDeviceInfo = info.unchecked_into();
             let entry = (info.device_id(), info.label());
             match info.kind() {
                 MediaDeviceKind::Videoinput => video.push(entry),
                 MediaDeviceKind::Audioinput => audio.push(entry),
+                MediaDeviceKind::Audiooutput => output.push(entry),
                 _ => {}
             }
         }
         cameras.set(video);
         microphones.set(audio);
+        // Choosing a speaker needs `setSinkId` (not in every browser).
+        if can_choose_speaker() {
+            speakers.set(output);
+        }
+    }
+
+    fn can_choose_speaker() -> bool {
+        let probe = document().create_element("audio").ok();
+        probe.is_some_and(|element| {
+            js_sys::Reflect::get(&element, &"setSinkId".into()).is_ok_and(|f| f.is_function())
+        })
+    }
+
+    /// Plays `element` on the speaker the person chose, when the browser
+    /// can; otherwise (or if that speaker is gone) on the default one.
+    pub fn play_on_chosen_speaker(element: &web_sys::HtmlMediaElement) {
+        let Some(speaker) = remembered("speaker") else {
+            return;
+        };
+        let set_sink = js_sys::Reflect::get(element, &"setSinkId".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        if let Some(set_sink) = set_sink
+            && let Ok(promise) = set_sink.call1(element, &speaker.into())
+            && let Ok(promise) = promise.dyn_into::<js_sys::Promise>()
+        {
+            // A speaker unplugged since: the default one plays instead.
+            leptos::task::spawn_local(async move {
+                let _ = JsFuture::from(promise).await;
+            });
+        }
+    }
+
+    /// Plays the test sound on the chosen speaker; `played` turns true
+    /// when it has played to its end.
+    pub fn play_test_tone(played: RwSignal<bool>) {
+        let wav = super::test_tone_wav();
+        let latin1: String = wav.iter().map(|b| char::from(*b)).collect();
+        let Ok(encoded) = window().btoa(&latin1) else {
+            return;
+        };
+        let Ok(audio) =
+            web_sys::HtmlAudioElement::new_with_src(&format!("data:audio/wav;base64,{encoded}"))
+        else {
+            return;
+        };
+        play_on_chosen_speaker(&audio);
+        let ended = wasm_bindgen::closure::Closure::once_into_js(move || played.set(true));
+        audio.set_onended(Some(ended.unchecked_ref()));
+        if let Ok(promise) = audio.play() {
+            leptos::task::spawn_local(async move {
+                let _ = JsFuture::from(promise).await;
+            });
+        }
     }
 }

@@ -53,6 +53,24 @@ pub async fn metrics(
         counters.bytes_forwarded.load(Ordering::Relaxed),
     );
     metric(
+        "visita_sfu_simulcast_layers_total",
+        "counter",
+        "Simulcast layers that started arriving from publishers.",
+        counters.simulcast_layers.load(Ordering::Relaxed),
+    );
+    metric(
+        "visita_sfu_layer_switches_total",
+        "counter",
+        "Times a subscriber was moved to another simulcast layer.",
+        counters.layer_switches.load(Ordering::Relaxed),
+    );
+    metric(
+        "visita_sfu_videos_held_total",
+        "counter",
+        "Times a video was held back from a subscriber whose line was too weak for it.",
+        counters.videos_held.load(Ordering::Relaxed),
+    );
+    metric(
         "visita_sfu_calls",
         "gauge",
         "Consultations with media on this node.",

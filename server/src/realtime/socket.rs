@@ -292,6 +292,12 @@ impl Connection {
                 }
                 Vec::new()
             }
+            ClientMsg::MediaDataSaver { on } => {
+                if let Some(peer) = &self.media {
+                    peer.data_saver(on);
+                }
+                Vec::new()
+            }
             ClientMsg::MediaLeave => {
                 self.leave_call();
                 Vec::new()

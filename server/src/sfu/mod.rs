@@ -10,6 +10,7 @@
 //! - [`forward`]: the per-packet decisions, as plain functions;
 //! - `sdp`, `ports`: small helpers.
 
+mod downlink;
 mod feedback;
 pub mod forward;
 pub mod pass;
@@ -17,6 +18,7 @@ mod peer;
 mod ports;
 mod room;
 mod sdp;
+mod unacked;
 
 use crate::config::MediaConfig;
 use crate::db::Db;
@@ -74,6 +76,13 @@ pub struct Counters {
     pub packets_received: AtomicU64,
     pub packets_forwarded: AtomicU64,
     pub bytes_forwarded: AtomicU64,
+    /// Simulcast layers that started arriving from publishers.
+    pub simulcast_layers: AtomicU64,
+    /// Times a subscriber was moved to another layer of a video.
+    pub layer_switches: AtomicU64,
+    /// Times a video was held back from a subscriber whose line was too
+    /// weak for it (audio only).
+    pub videos_held: AtomicU64,
 }
 
 /// The SFU of this node. Cheap to clone.
@@ -300,6 +309,8 @@ pub(crate) enum Command {
     Candidate(Option<IceCandidate>),
     Subscribe(Arc<room::Published>),
     Unsubscribe(ParticipantId),
+    /// The person asked for the lowest video quality (or no longer does).
+    DataSaver(bool),
     Close,
 }
 
@@ -334,6 +345,10 @@ impl PeerHandle {
             .inner
             .rooms
             .set_sending(&self.room, &self.participant, self.id, sending);
+    }
+
+    pub fn data_saver(&self, on: bool) {
+        let _ = self.commands.send(Command::DataSaver(on));
     }
 
     pub fn leave(self) {

@@ -9,24 +9,30 @@
 //! task, so the handler only forwards events into a channel; everything
 //! else happens here.
 
+use super::downlink::{Downlink, Estimator};
 use super::feedback::{self, KeyframeRequests};
-use super::forward::{LayerSwitch, Verdict, vp8_starts_keyframe};
-use super::room::Published;
+use super::forward::{
+    LayerChooser, LayerSwitch, MAX_LAYERS, PictureIds, RateWindow, Verdict, layer_of_rid,
+    vp8_starts_keyframe,
+};
+use super::room::{Layered, Published};
 use super::sdp::{self, Source};
+use super::unacked::{self, UnackedVideo};
 use super::{Command, Member, Sfu, SfuError};
 use app::consultation::{ConsultationId, ParticipantId};
 use app::media::{IceCandidate, SdpKind};
 use app::realtime::ServerMsg;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
+use rtc::interceptor::{CongestionControlBuilder, Slot, TwccSenderBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
@@ -48,8 +54,18 @@ const OPUS_PT: u8 = 111;
 const VP8_PT: u8 = 96;
 /// Packets kept for a slow subscriber before it skips ahead.
 const PACKET_BACKLOG: usize = 512;
-/// At most one key frame request per this, per published track.
+/// At most one key frame request per this, per published layer.
 const KEYFRAME_EVERY: Duration = Duration::from_millis(300);
+/// How often a subscriber's forwarder reconsiders the layer it sends.
+const CHOOSE_EVERY: Duration = Duration::from_millis(250);
+/// Where each subscriber's bandwidth estimate starts: optimistic, so the
+/// picture starts sharp on a good line; a weak one shows within a second
+/// or two and the estimate falls.
+const ESTIMATE_START_BPS: f64 = 1_500_000.0;
+/// Low enough to reach audio only ([`super::forward::AUDIO_ONLY_BELOW_BPS`]).
+const ESTIMATE_MIN_BPS: f64 = 30_000.0;
+/// Unless the site caps it (`media_max_receive_kbps`).
+const ESTIMATE_MAX_BPS: f64 = 50_000_000.0;
 
 fn opus() -> RTCRtpCodec {
     RTCRtpCodec {
@@ -101,6 +117,43 @@ fn media_engine() -> Result<MediaEngine, SfuError> {
     Ok(engine)
 }
 
+/// Send-side congestion control towards the browser: transport-wide
+/// sequence numbers on what the SFU sends, the browser's feedback about
+/// them, and GCC turning that into the [`Downlink`] estimate. No pacer: the
+/// SFU meets the estimate by choosing layers, not by queueing packets.
+fn with_congestion_control(
+    registry: Registry,
+    engine: &mut MediaEngine,
+    downlink: Arc<Downlink>,
+    max_bps: f64,
+) -> Result<Registry, SfuError> {
+    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: "transport-cc".into(),
+                parameter: String::new(),
+            },
+            kind,
+        );
+        engine
+            .register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: rtc::sdp::extmap::TRANSPORT_CC_URI.into(),
+                },
+                kind,
+                None,
+            )
+            .map_err(|_| SfuError::Internal)?;
+    }
+    let estimator = Estimator::new(downlink, ESTIMATE_MIN_BPS.min(max_bps), max_bps);
+    Ok(registry
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(estimator).build(),
+        )
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build()))
+}
+
 enum Event {
     Candidate(RTCIceCandidate),
     Track(Arc<dyn TrackRemote>),
@@ -132,6 +185,7 @@ struct Subscription {
     task: tokio::task::JoinHandle<()>,
     /// Passes the subscriber's key frame requests to the publisher.
     feedback: tokio::task::JoinHandle<()>,
+    video: bool,
     /// Opens the flow once the browser has accepted the track: a key frame
     /// sent before it knows the track would be lost, and the picture would
     /// wait for the next one.
@@ -153,7 +207,8 @@ struct Peer {
     /// The browser's ICE username fragment (a new one: ICE restart).
     remote_ufrag: Option<String>,
     /// Key frame requests of this participant's published video tracks.
-    own_keyframes: Vec<mpsc::UnboundedSender<()>>,
+    own_keyframes: Vec<mpsc::UnboundedSender<usize>>,
+    downlink: Arc<Downlink>,
     subscriptions: Vec<Subscription>,
     /// Our offer is out, not yet answered.
     offering: bool,
@@ -176,7 +231,13 @@ pub(super) async fn start(
     let sources = sdp::sources(&offer);
     let remote_ufrag = sdp::ice_ufrag(&offer).map(str::to_string);
     let description = RTCSessionDescription::offer(offer).map_err(|_| SfuError::BadSdp)?;
-    let (pc, port, pc_events) = connect(&sfu).await?;
+    let max_bps = sfu
+        .inner
+        .config
+        .max_receive_bps
+        .map_or(ESTIMATE_MAX_BPS, |cap| cap as f64);
+    let downlink = Arc::new(Downlink::new(ESTIMATE_START_BPS.min(max_bps) as u64));
+    let (pc, port, pc_events) = connect(&sfu, &downlink, max_bps).await?;
     let mut peer = Peer {
         sfu,
         room,
@@ -189,6 +250,7 @@ pub(super) async fn start(
         subscriptions: Vec::new(),
         remote_ufrag,
         own_keyframes: Vec::new(),
+        downlink,
         offering: false,
         needs_offer: false,
         tasks: Vec::new(),
@@ -204,6 +266,8 @@ pub(super) async fn start(
 /// A new peer connection on a free port of the range.
 async fn connect(
     sfu: &Sfu,
+    downlink: &Arc<Downlink>,
+    max_bps: f64,
 ) -> Result<(Arc<dyn PeerConnection>, u16, mpsc::UnboundedReceiver<Event>), SfuError> {
     let inner = &sfu.inner;
     // A port another program holds is skipped (and not lent again).
@@ -212,9 +276,12 @@ async fn connect(
             return Err(SfuError::Full);
         };
         let mut engine = media_engine()?;
-        let registry = register_default_interceptors(Registry::new(), &mut engine)
+        let registry =
+            with_congestion_control(Registry::new(), &mut engine, downlink.clone(), max_bps)?;
+        let registry = register_default_interceptors(registry, &mut engine)
             .map_err(|_| SfuError::Internal)?
-            .with(feedback::SLOT, KeyframeRequests::default());
+            .with(feedback::SLOT, KeyframeRequests::default())
+            .with(unacked::SLOT, UnackedVideo::default());
         let setting = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_network_types(vec![NetworkType::Udp4, NetworkType::Udp6])
@@ -361,6 +428,7 @@ impl Peer {
             }
             Command::Subscribe(published) => self.subscribe(published).await?,
             Command::Unsubscribe(publisher) => self.unsubscribe(&publisher).await,
+            Command::DataSaver(on) => self.downlink.set_data_saver(on),
             Command::Close => {}
         }
         Ok(())
@@ -430,7 +498,9 @@ impl Peer {
             for wait in [0, 500, 1500] {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
                 for request in &requests {
-                    let _ = request.send(());
+                    for layer in 0..MAX_LAYERS {
+                        let _ = request.send(layer);
+                    }
                 }
             }
         });
@@ -453,55 +523,35 @@ impl Peer {
             } else {
                 Source::Camera
             });
-        let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
-        tracing::debug!(track_id, ?kind, ?source, ssrc, "track published");
         let (packets, _) = broadcast::channel(PACKET_BACKLOG);
-        let (keyframes, mut keyframe_requests) = mpsc::unbounded_channel::<()>();
+        let (keyframes, keyframe_requests) = mpsc::unbounded_channel::<usize>();
         if kind == RtpCodecKind::Video {
             self.own_keyframes.push(keyframes.clone());
         }
         let published = Arc::new(Published {
             publisher: self.member.participant.clone(),
             source,
-            packets: packets.clone(),
+            packets,
             keyframes,
+            layers: Default::default(),
         });
-        let counters_of = self.sfu.clone();
-        let reader = track.clone();
-        self.tasks.push(tokio::spawn(async move {
-            while let Some(event) = reader.poll().await {
-                if let TrackRemoteEvent::OnRtpPacket(packet) = event {
-                    counters_of
-                        .counters()
-                        .packets_received
-                        .fetch_add(1, Ordering::Relaxed);
-                    // A packet of another SSRC (a repair stream) would break
-                    // the subscriber's numbering. Padding goes on: each
-                    // subscriber's forwarder closes the gap it leaves.
-                    if packet.header.ssrc != ssrc {
-                        continue;
-                    }
-                    // No subscriber yet is fine.
-                    let _ = packets.send(packet);
-                }
-            }
-        }));
-        self.tasks.push(tokio::spawn(async move {
-            let mut last = Instant::now() - KEYFRAME_EVERY;
-            while keyframe_requests.recv().await.is_some() {
-                if last.elapsed() < KEYFRAME_EVERY {
-                    continue;
-                }
-                last = Instant::now();
-                let pli = PictureLossIndication {
-                    sender_ssrc: 0,
-                    media_ssrc: ssrc,
-                };
-                if track.write_rtcp(vec![Box::new(pli)]).await.is_err() {
-                    break;
-                }
-            }
-        }));
+        // The layers already known; the others announce themselves (OnOpen)
+        // with their first packet.
+        for ssrc in track.ssrcs().await {
+            let layer = layer_of_rid(track.rid(ssrc).await.as_deref());
+            published.layers.set_ssrc(layer, ssrc);
+        }
+        tracing::debug!(track_id, ?kind, ?source, "track published");
+        self.tasks.push(tokio::spawn(read_published(
+            self.sfu.clone(),
+            track.clone(),
+            published.clone(),
+        )));
+        self.tasks.push(tokio::spawn(ask_for_keyframes(
+            track,
+            published.clone(),
+            keyframe_requests,
+        )));
         self.sfu.inner.rooms.publish(&self.room, self.id, published);
     }
 
@@ -555,28 +605,39 @@ impl Peer {
             .ok()
             .flatten()
             .ok_or(SfuError::Internal)?;
+        // The layer this subscriber gets, for its key frame requests.
+        let wanted = Arc::new(AtomicUsize::new(0));
         let feedback = tokio::spawn(relay_keyframe_requests(
             track.clone(),
             published.keyframes.clone(),
+            wanted.clone(),
         ));
         let (open, opened) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(forward(
-            self.sfu.clone(),
-            opened,
-            published.packets.subscribe(),
-            published.keyframes.clone(),
-            video,
-            Outgoing {
+        let forwarder = Forwarder {
+            sfu: self.sfu.clone(),
+            published: published.clone(),
+            downlink: self.downlink.clone(),
+            events: self.events.clone(),
+            wanted,
+            out: Outgoing {
                 track,
                 ssrc,
                 payload_type,
             },
-        ));
+        };
+        let task = tokio::spawn(forwarder.run(opened, published.packets.subscribe()));
+        let tracks = if video {
+            &self.downlink.video_tracks
+        } else {
+            &self.downlink.audio_tracks
+        };
+        tracks.fetch_add(1, Ordering::Relaxed);
         self.subscriptions.push(Subscription {
             publisher: published.publisher.clone(),
             sender,
             task,
             feedback,
+            video,
             open: Some(open),
             offered: false,
         });
@@ -592,6 +653,12 @@ impl Peer {
         for subscription in gone {
             subscription.task.abort();
             subscription.feedback.abort();
+            let tracks = if subscription.video {
+                &self.downlink.video_tracks
+            } else {
+                &self.downlink.audio_tracks
+            };
+            tracks.fetch_sub(1, Ordering::Relaxed);
             let _ = self.pc.remove_track(&subscription.sender).await;
             self.needs_offer = true;
         }
@@ -615,14 +682,15 @@ impl Peer {
 /// it asks, so several subscribers asking at once cost one request.
 async fn relay_keyframe_requests(
     track: Arc<TrackLocalStaticRTP>,
-    keyframes: mpsc::UnboundedSender<()>,
+    keyframes: mpsc::UnboundedSender<usize>,
+    wanted: Arc<AtomicUsize>,
 ) {
     loop {
         // `poll` holds the track's event lock while it waits, and unbinding
         // the track (removing it) takes the same lock: wait in short turns.
         match tokio::time::timeout(Duration::from_millis(250), track.poll()).await {
             Ok(Some(TrackLocalEvent::OnRtcpPacket(_))) => {
-                if keyframes.send(()).is_err() {
+                if keyframes.send(wanted.load(Ordering::Relaxed)).is_err() {
                     return;
                 }
             }
@@ -640,87 +708,263 @@ struct Outgoing {
     payload_type: u8,
 }
 
-/// Forwards one published track to one subscriber: rewrites what the
-/// subscriber's connection expects (its SSRC and payload type, continuous
-/// numbering), drops header extensions negotiated only with the publisher,
-/// and holds video back until a key frame so the picture starts clean.
-async fn forward(
-    sfu: Sfu,
-    opened: tokio::sync::oneshot::Receiver<()>,
-    mut packets: broadcast::Receiver<rtc::rtp::Packet>,
-    keyframes: mpsc::UnboundedSender<()>,
-    video: bool,
-    out: Outgoing,
-) {
-    let Outgoing {
-        track,
-        ssrc,
-        payload_type,
-    } = out;
-    if opened.await.is_err() {
-        return;
-    }
-    // What came before the browser accepted the track is of no use.
-    packets = packets.resubscribe();
-    let mut switch = LayerSwitch::default();
-    switch.set_target(Some(0));
-    let _ = keyframes.send(());
-    let mut asked_at = Instant::now();
+/// Reads a published track: learns its simulcast layers as they start,
+/// measures their rates, and hands every packet to the subscribers.
+async fn read_published(sfu: Sfu, track: Arc<dyn TrackRemote>, published: Arc<Published>) {
     let counters = sfu.counters();
-    loop {
-        let mut packet = match packets.recv().await {
-            Ok(packet) => packet,
-            Err(RecvError::Lagged(_)) => {
-                // Packets were lost for this subscriber: restart the
-                // picture at the next key frame.
-                if video {
-                    switch.await_keyframe();
-                    let _ = keyframes.send(());
+    // SSRC → layer; a packet of another SSRC (a repair stream) would break
+    // the subscribers' numbering and is not forwarded.
+    let mut layers: Vec<(u32, usize)> = (0..MAX_LAYERS)
+        .filter_map(|layer| published.layers.ssrc(layer).map(|ssrc| (ssrc, layer)))
+        .collect();
+    let mut window = RateWindow::new(Instant::now());
+    while let Some(event) = track.poll().await {
+        match event {
+            TrackRemoteEvent::OnOpen(init) => {
+                let layer = layer_of_rid(init.rid.as_deref());
+                if init.rid.is_some() {
+                    counters.simulcast_layers.fetch_add(1, Ordering::Relaxed);
                 }
-                continue;
+                published.layers.set_ssrc(layer, init.ssrc);
+                layers.retain(|(ssrc, l)| *ssrc != init.ssrc && *l != layer);
+                layers.push((init.ssrc, layer));
             }
-            Err(RecvError::Closed) => break,
+            TrackRemoteEvent::OnRtpPacket(packet) => {
+                counters.packets_received.fetch_add(1, Ordering::Relaxed);
+                let ssrc = packet.header.ssrc;
+                let Some(&(_, layer)) = layers.iter().find(|(s, _)| *s == ssrc) else {
+                    continue;
+                };
+                if let Some(rates) = window.add(Instant::now(), layer, packet.payload.len()) {
+                    published.layers.set_rates(rates);
+                }
+                // Padding goes on too: each subscriber's forwarder closes
+                // the gap it leaves. No subscriber yet is fine.
+                let _ = published.packets.send(Layered { layer, packet });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Asks the publisher's browser for key frames (PLI), per layer, at most
+/// once per [`KEYFRAME_EVERY`] each: several subscribers asking at once
+/// cost one request.
+async fn ask_for_keyframes(
+    track: Arc<dyn TrackRemote>,
+    published: Arc<Published>,
+    mut requests: mpsc::UnboundedReceiver<usize>,
+) {
+    let mut last = [Instant::now() - KEYFRAME_EVERY; MAX_LAYERS];
+    while let Some(layer) = requests.recv().await {
+        let (Some(asked), Some(ssrc)) = (last.get_mut(layer), published.layers.ssrc(layer)) else {
+            continue;
         };
-        let header = &mut packet.header;
-        // Padding (the publisher probing for bandwidth) carries no media.
-        if packet.payload.is_empty() {
-            if video {
-                switch.on_padding(0, header.ssrc, header.sequence_number);
-            }
+        if asked.elapsed() < KEYFRAME_EVERY {
             continue;
         }
-        if video {
-            let keyframe = vp8_starts_keyframe(&packet.payload);
-            match switch.on_packet(
-                0,
-                header.ssrc,
-                header.sequence_number,
-                header.timestamp,
-                keyframe,
-            ) {
-                Verdict::Drop => {
-                    if asked_at.elapsed() > Duration::from_secs(1) {
-                        asked_at = Instant::now();
-                        let _ = keyframes.send(());
+        *asked = Instant::now();
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: ssrc,
+        };
+        if track.write_rtcp(vec![Box::new(pli)]).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// What one forwarder did lately, for the debug log.
+struct Tally {
+    since: Instant,
+    received: [u64; MAX_LAYERS],
+    sent: u64,
+    dropped: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            since: Instant::now(),
+            received: [0; MAX_LAYERS],
+            sent: 0,
+            dropped: 0,
+        }
+    }
+}
+
+/// Forwards one published track to one subscriber.
+struct Forwarder {
+    sfu: Sfu,
+    published: Arc<Published>,
+    downlink: Arc<Downlink>,
+    events: mpsc::UnboundedSender<ServerMsg>,
+    /// The layer being switched to (read by the key frame relay).
+    wanted: Arc<AtomicUsize>,
+    out: Outgoing,
+}
+
+impl Forwarder {
+    /// Rewrites what the subscriber's connection expects (its SSRC and
+    /// payload type, continuous numbering and picture IDs), drops header
+    /// extensions negotiated only with the publisher, holds video back until
+    /// a key frame so the picture starts clean, and for video sends the
+    /// simulcast layer that fits the subscriber's bandwidth (none at all on
+    /// a line too weak for any: the sound goes on).
+    async fn run(
+        self,
+        opened: tokio::sync::oneshot::Receiver<()>,
+        mut packets: broadcast::Receiver<Layered>,
+    ) {
+        if opened.await.is_err() {
+            return;
+        }
+        // What came before the browser accepted the track is of no use.
+        packets = packets.resubscribe();
+        let video = self.published.is_video();
+        let counters = self.sfu.counters();
+        let mut switch = LayerSwitch::default();
+        let mut chooser = LayerChooser::default();
+        let mut pictures = PictureIds::default();
+        let mut held = false;
+        let mut chosen_at: Option<Instant> = None;
+        let mut asked_at = Instant::now();
+        let mut tally = Tally::default();
+        loop {
+            if tally.since.elapsed() >= Duration::from_secs(5) {
+                tracing::debug!(
+                    stream = self.published.stream_id(),
+                    sent = tally.sent,
+                    dropped = tally.dropped,
+                    received = ?tally.received,
+                    current = ?switch.current(),
+                    target = ?switch.target(),
+                    "forwarder"
+                );
+                tally = Tally::default();
+            }
+            let Layered { layer, mut packet } = match packets.recv().await {
+                Ok(layered) => layered,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(
+                        missed,
+                        stream = self.published.stream_id(),
+                        "forwarder lagged"
+                    );
+                    // Packets were lost for this subscriber: restart the
+                    // picture at the next key frame.
+                    if video {
+                        switch.await_keyframe();
+                        self.ask_keyframe(switch.target());
                     }
                     continue;
                 }
-                Verdict::Send { seq, ts } => {
-                    header.sequence_number = seq;
-                    header.timestamp = ts;
+                Err(RecvError::Closed) => break,
+            };
+            if video && chosen_at.is_none_or(|at| at.elapsed() >= CHOOSE_EVERY) {
+                chosen_at = Some(Instant::now());
+                let share = self.downlink.video_share_bps();
+                let rates = self.published.layers.rates();
+                let target =
+                    chooser.choose(Instant::now(), share, &rates, self.downlink.max_layer());
+                if target != switch.target() {
+                    tracing::debug!(
+                        estimate = self.downlink.estimate_bps(),
+                        share,
+                        ?rates,
+                        ?target,
+                        "layer chosen"
+                    );
+                }
+                if switch.set_target(target) {
+                    self.ask_keyframe(target);
+                }
+                if held != target.is_none() {
+                    held = target.is_none();
+                    if held {
+                        counters.videos_held.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let _ = self.events.send(ServerMsg::VideoHeld {
+                        stream: self.published.stream_id(),
+                        held,
+                    });
                 }
             }
+            if let Some(count) = tally.received.get_mut(layer) {
+                *count += 1;
+            }
+            let header = &mut packet.header;
+            // Padding (the publisher probing for bandwidth) carries no media.
+            if packet.payload.is_empty() {
+                if video {
+                    switch.on_padding(layer, header.ssrc, header.sequence_number);
+                }
+                continue;
+            }
+            if video {
+                let keyframe = vp8_starts_keyframe(&packet.payload);
+                let before = switch.current();
+                match switch.on_packet(
+                    layer,
+                    header.ssrc,
+                    header.sequence_number,
+                    header.timestamp,
+                    keyframe,
+                ) {
+                    Verdict::Drop => {
+                        tally.dropped += 1;
+                        // Still waiting for the key frame that starts the
+                        // target layer: ask again now and then.
+                        if switch.target().is_some()
+                            && switch.current() != switch.target()
+                            && asked_at.elapsed() > Duration::from_secs(1)
+                        {
+                            asked_at = Instant::now();
+                            tracing::debug!(
+                                stream = self.published.stream_id(),
+                                layer,
+                                target = ?switch.target(),
+                                current = ?switch.current(),
+                                "waiting for a key frame"
+                            );
+                            self.ask_keyframe(switch.target());
+                        }
+                        continue;
+                    }
+                    Verdict::Send { seq, ts } => {
+                        if before.is_some() && before != switch.current() {
+                            counters.layer_switches.fetch_add(1, Ordering::Relaxed);
+                        }
+                        header.sequence_number = seq;
+                        header.timestamp = ts;
+                    }
+                }
+            }
+            if video && let Some(edit) = pictures.next(packet.header.ssrc, &packet.payload) {
+                let mut payload = packet.payload.to_vec();
+                edit.apply(&mut payload);
+                packet.payload = payload.into();
+            }
+            let header = &mut packet.header;
+            header.ssrc = self.out.ssrc;
+            header.payload_type = self.out.payload_type;
+            header.extension = false;
+            header.extensions.clear();
+            header.extensions_padding = 0;
+            let bytes = packet.payload.len() as u64;
+            if self.out.track.write_rtp(packet).await.is_err() {
+                break;
+            }
+            counters.packets_forwarded.fetch_add(1, Ordering::Relaxed);
+            counters.bytes_forwarded.fetch_add(bytes, Ordering::Relaxed);
+            tally.sent += 1;
         }
-        header.ssrc = ssrc;
-        header.payload_type = payload_type;
-        header.extension = false;
-        header.extensions.clear();
-        header.extensions_padding = 0;
-        let bytes = packet.payload.len() as u64;
-        if track.write_rtp(packet).await.is_err() {
-            break;
+    }
+
+    fn ask_keyframe(&self, layer: Option<usize>) {
+        if let Some(layer) = layer {
+            self.wanted.store(layer, Ordering::Relaxed);
+            let _ = self.published.keyframes.send(layer);
         }
-        counters.packets_forwarded.fetch_add(1, Ordering::Relaxed);
-        counters.bytes_forwarded.fetch_add(bytes, Ordering::Relaxed);
     }
 }

@@ -3,13 +3,23 @@
 //! to subscribe to through their command channels.
 
 use super::Command;
+use super::forward::{self, MAX_LAYERS};
 use super::sdp::Source;
 use app::consultation::{ConsultationId, ParticipantId};
 use app::media::{CallMember, Sending, camera_stream_id, screen_stream_id};
 use app::realtime::ServerMsg;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{broadcast, mpsc};
+
+/// One RTP packet of a published track, with the simulcast layer it
+/// belongs to (0 when the track has one).
+#[derive(Debug, Clone)]
+pub struct Layered {
+    pub layer: usize,
+    pub packet: rtc::rtp::Packet,
+}
 
 /// One track a participant publishes, as subscribers take it.
 #[derive(Debug)]
@@ -17,9 +27,46 @@ pub struct Published {
     pub publisher: ParticipantId,
     pub source: Source,
     /// Every RTP packet of the track, for each subscriber's forwarding task.
-    pub packets: broadcast::Sender<rtc::rtp::Packet>,
-    /// Asks the publisher's browser for a key frame.
-    pub keyframes: mpsc::UnboundedSender<()>,
+    pub packets: broadcast::Sender<Layered>,
+    /// Asks the publisher's browser for a key frame of a layer.
+    pub keyframes: mpsc::UnboundedSender<usize>,
+    pub layers: Layers,
+}
+
+/// The simulcast layers of a published track: their SSRCs (for key frame
+/// requests) and their measured bitrates (for each subscriber's choice).
+#[derive(Debug, Default)]
+pub struct Layers {
+    ssrcs: Mutex<[Option<u32>; MAX_LAYERS]>,
+    rates: [AtomicU64; MAX_LAYERS],
+}
+
+impl Layers {
+    pub fn set_ssrc(&self, layer: usize, ssrc: u32) {
+        let mut ssrcs = self.ssrcs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = ssrcs.get_mut(layer) {
+            *slot = Some(ssrc);
+        }
+    }
+
+    pub fn ssrc(&self, layer: usize) -> Option<u32> {
+        let ssrcs = self.ssrcs.lock().unwrap_or_else(|e| e.into_inner());
+        ssrcs.get(layer).copied().flatten()
+    }
+
+    pub fn set_rates(&self, rates: [u64; MAX_LAYERS]) {
+        for (slot, rate) in self.rates.iter().zip(rates) {
+            slot.store(rate, Ordering::Relaxed);
+        }
+    }
+
+    /// The measured bitrates; before the first measurement, the nominal
+    /// rates of the layers that have started.
+    pub fn rates(&self) -> [u64; MAX_LAYERS] {
+        let measured = std::array::from_fn(|i| self.rates[i].load(Ordering::Relaxed));
+        let opened: [bool; MAX_LAYERS] = std::array::from_fn(|i| self.ssrc(i).is_some());
+        forward::effective_rates(measured, opened)
+    }
 }
 
 impl Published {
