@@ -11,7 +11,10 @@ use libfuzzer_sys::fuzz_target;
 #[allow(dead_code)]
 mod forward;
 
-use forward::{LayerSwitch, Verdict, pick_layer, vp8_starts_keyframe};
+use forward::{
+    LayerChooser, LayerSwitch, MAX_LAYERS, PictureIds, RateWindow, Verdict, pick_layer,
+    vp8_starts_keyframe,
+};
 
 fuzz_target!(|data: &[u8]| {
     let mut switch = LayerSwitch::default();
@@ -62,5 +65,32 @@ fuzz_target!(|data: &[u8]| {
         if let Some(i) = pick_layer(*estimate, layers) {
             assert!(i < layers.len());
         }
+    }
+    // The layer chooser, fed arbitrary estimates, rates, caps and times:
+    // never a layer above the cap or outside the rates.
+    let start = std::time::Instant::now();
+    let mut chooser = LayerChooser::default();
+    let mut window = RateWindow::new(start);
+    for (n, c) in data.chunks_exact(8).enumerate() {
+        let at = start + std::time::Duration::from_millis(u64::from(c[0]) * 10 * n as u64);
+        let layer_rates = [
+            u64::from(c[1]) << 12,
+            u64::from(c[2]) << 12,
+            u64::from(c[3]) << 12,
+        ];
+        let cap = usize::from(c[4] % 4);
+        let share = u64::from(u16::from_be_bytes([c[5], c[6]])) << 6;
+        if let Some(layer) = chooser.choose(at, share, &layer_rates, cap) {
+            assert!(layer <= cap && layer < MAX_LAYERS);
+        }
+        let _ = window.add(at, usize::from(c[7] % 5), usize::from(c[7]));
+    }
+    // Picture ID rewriting on arbitrary payloads from changing sources:
+    // never a panic, never a change of length.
+    let mut pictures = PictureIds::default();
+    for (n, chunk) in data.chunks(7).enumerate() {
+        let mut payload = chunk.to_vec();
+        pictures.rewrite((n % 3) as u32, &mut payload);
+        assert_eq!(payload.len(), chunk.len());
     }
 });
