@@ -45,6 +45,7 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
                 SocketAddr::new(state.sfu.bind_ip(), port),
                 state.sfu.relay_target(),
                 state.sfu.builtin_turn_key(),
+                config.media.max_sessions as usize * crate::turn::RELAYS_PER_SESSION,
             )
             .await
             .map_err(|e| {

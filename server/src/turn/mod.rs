@@ -13,12 +13,17 @@ use crate::sfu::pass::{turn_password, turn_username_expiry};
 use relay::{SfuAddresses, SfuRelays};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use turn::auth::{AuthHandler, generate_auth_key};
 use turn::server::Server;
 use turn::server::config::{ConnConfig, ServerConfig};
 
 /// The realm clients authenticate in.
 pub const REALM: &str = "visita";
+
+/// Relays allowed per consultation the node takes (`media_max_sessions`):
+/// eight people, each relaying over UDP and TCP.
+pub const RELAYS_PER_SESSION: usize = 16;
 
 /// Why the TURN server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,11 +46,13 @@ pub struct TurnServer {
 }
 
 impl TurnServer {
-    /// Listens on `listen` (UDP and TCP, same port) and relays to `sfu`.
+    /// Listens on `listen` (UDP and TCP, same port) and relays to `sfu`,
+    /// with at most `max_relays` allocations at once.
     pub async fn start(
         listen: SocketAddr,
         sfu: SfuAddresses,
         secret: Vec<u8>,
+        max_relays: usize,
     ) -> Result<Self, TurnError> {
         let udp = tokio::net::UdpSocket::bind(listen)
             .await
@@ -70,8 +77,9 @@ impl TurnServer {
             })?;
         let tcp_addr = tcp_listen;
         let sfu = Arc::new(sfu);
+        let live = Arc::new(AtomicUsize::new(0));
         let relays = || {
-            Box::new(SfuRelays { sfu: sfu.clone() })
+            Box::new(SfuRelays::new(sfu.clone(), live.clone(), max_relays))
                 as Box<dyn turn::relay::RelayAddressGenerator + Send + Sync>
         };
         let server = Server::new(ServerConfig {

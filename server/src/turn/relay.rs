@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::UdpSocket;
 use turn::relay::RelayAddressGenerator;
 use webrtc_util::Conn;
@@ -74,9 +75,40 @@ fn is_own_address(ip: IpAddr) -> bool {
     std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
-/// Hands the TURN server relays bound next to the SFU.
+/// Hands the TURN server relays bound next to the SFU, at most `max` at
+/// once: each is a socket, and a flood of allocations (a leaked credential
+/// replayed, a broken client looping) must not take them all.
 pub struct SfuRelays {
     pub sfu: Arc<SfuAddresses>,
+    live: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl SfuRelays {
+    /// A generator of its own count; generators sharing `live` share `max`.
+    pub fn new(sfu: Arc<SfuAddresses>, live: Arc<AtomicUsize>, max: usize) -> Self {
+        Self { sfu, live, max }
+    }
+}
+
+/// One place among the live relays, given back when the relay is dropped
+/// (the allocation ended or expired).
+struct Place(Arc<AtomicUsize>);
+
+impl Place {
+    fn take(live: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Place(live.clone()))
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[async_trait::async_trait]
@@ -96,11 +128,19 @@ impl RelayAddressGenerator for SfuRelays {
                 "the relay's address family is not the SFU's".into(),
             ));
         }
+        let Some(place) = Place::take(&self.live, self.max) else {
+            tracing::warn!(
+                max = self.max,
+                "TURN: every relay place is taken; allocation refused"
+            );
+            return Err(turn::Error::Other("the TURN server is at capacity".into()));
+        };
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         let address = socket.local_addr()?;
         let relay = SfuRelay {
             socket,
             sfu: self.sfu.clone(),
+            _place: place,
         };
         Ok((Arc::new(relay), address))
     }
@@ -110,6 +150,7 @@ impl RelayAddressGenerator for SfuRelays {
 pub struct SfuRelay {
     socket: UdpSocket,
     sfu: Arc<SfuAddresses>,
+    _place: Place,
 }
 
 #[async_trait::async_trait]
@@ -167,6 +208,28 @@ impl Conn for SfuRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn relays_are_capped_and_their_places_come_back() {
+        let sfu = Arc::new(SfuAddresses {
+            ports: (50_000, 50_199),
+            bind_ip: "127.0.0.1".parse().unwrap(),
+            public_ip: None,
+        });
+        let live = Arc::new(AtomicUsize::new(0));
+        // Two generators (UDP and TCP listeners) share one count.
+        let udp = SfuRelays::new(sfu.clone(), live.clone(), 2);
+        let tcp = SfuRelays::new(sfu, live.clone(), 2);
+        let first = udp.allocate_conn(true, 0).await.expect("first relay");
+        let second = tcp.allocate_conn(true, 0).await.expect("second relay");
+        assert!(udp.allocate_conn(true, 0).await.is_err(), "over the cap");
+        assert!(tcp.allocate_conn(true, 0).await.is_err(), "over the cap");
+        drop(first);
+        assert_eq!(live.load(Ordering::Acquire), 1);
+        let third = udp.allocate_conn(true, 0).await.expect("a place came back");
+        drop((second, third));
+        assert_eq!(live.load(Ordering::Acquire), 0);
+    }
 
     fn addr(text: &str) -> SocketAddr {
         text.parse().unwrap()
