@@ -729,8 +729,13 @@ async fn read_published(sfu: Sfu, track: Arc<dyn TrackRemote>, published: Arc<Pu
                 layers.retain(|(ssrc, l)| *ssrc != init.ssrc && *l != layer);
                 layers.push((init.ssrc, layer));
             }
-            TrackRemoteEvent::OnRtpPacket(packet) => {
+            TrackRemoteEvent::OnRtpPacket(mut packet) => {
                 counters.packets_received.fetch_add(1, Ordering::Relaxed);
+                // Header extensions were negotiated with the publisher only;
+                // dropped here once rather than cloned for every subscriber.
+                packet.header.extension = false;
+                packet.header.extensions.clear();
+                packet.header.extensions_padding = 0;
                 let ssrc = packet.header.ssrc;
                 let Some(&(_, layer)) = layers.iter().find(|(s, _)| *s == ssrc) else {
                     continue;
@@ -806,8 +811,8 @@ struct Forwarder {
 
 impl Forwarder {
     /// Rewrites what the subscriber's connection expects (its SSRC and
-    /// payload type, continuous numbering and picture IDs), drops header
-    /// extensions negotiated only with the publisher, holds video back until
+    /// payload type, continuous numbering and picture IDs; the publisher's
+    /// header extensions are already gone), holds video back until
     /// a key frame so the picture starts clean, and for video sends the
     /// simulcast layer that fits the subscriber's bandwidth (none at all on
     /// a line too weak for any: the sound goes on).
@@ -948,9 +953,6 @@ impl Forwarder {
             let header = &mut packet.header;
             header.ssrc = self.out.ssrc;
             header.payload_type = self.out.payload_type;
-            header.extension = false;
-            header.extensions.clear();
-            header.extensions_padding = 0;
             let bytes = packet.payload.len() as u64;
             if self.out.track.write_rtp(packet).await.is_err() {
                 break;
