@@ -120,6 +120,20 @@ async function videoResumes(page, who, streamCount, withinMs) {
   }
 }
 
+/** Sound from `stream` arrives at `page` and keeps arriving over 2 s; no video bytes from it at all. */
+async function heardNotSeen(page, stream, who) {
+  let first;
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await page.waitForTimeout(250)) {
+    first = (await inbound(page)).find((s) => s.stream === stream && s.kind === 'audio' && s.bytes > 0);
+    if (first) break;
+  }
+  assert.ok(first, `no sound from ${who}`);
+  await page.waitForTimeout(2000);
+  const later = await inbound(page);
+  assert.ok(later.find((s) => s.stream === stream && s.kind === 'audio').bytes > first.bytes, `the sound from ${who} stopped`);
+  assert.equal(later.filter((s) => s.stream === stream && s.kind === 'video' && s.bytes > 0).length, 0, `video was sent from ${who}`);
+}
+
 async function metric(name, server = visita) {
   const text = await (await fetch(`${server.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -457,16 +471,7 @@ test('a patient who chose audio only in the waiting room is heard, not seen', as
   await tile.locator('[data-testid="camera-off"]').waitFor({ timeout: 15_000 });
   const stream = await tile.getAttribute('data-stream');
   // Audio from the patient keeps arriving; no video from them at all.
-  let first;
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await doctor.page.waitForTimeout(250)) {
-    first = (await inbound(doctor.page)).find((s) => s.stream === stream && s.kind === 'audio' && s.bytes > 0);
-    if (first) break;
-  }
-  assert.ok(first, 'no audio from the audio-only patient');
-  await doctor.page.waitForTimeout(2000);
-  const later = await inbound(doctor.page);
-  assert.ok(later.find((s) => s.stream === stream && s.kind === 'audio').bytes > first.bytes);
-  assert.equal(later.filter((s) => s.stream === stream && s.kind === 'video' && s.bytes > 0).length, 0);
+  await heardNotSeen(doctor.page, stream, 'the audio-only patient');
   // The patient's own camera button says it is off.
   assert.equal(await patient.page.getByTestId('call-camera').getAttribute('aria-pressed'), 'true');
   // They turn the camera on after all: the doctor sees them.
@@ -549,16 +554,7 @@ test('a site that caps what each participant receives below what a picture needs
     await tile.locator('[data-testid="video-held"]').waitFor({ timeout: 20_000 });
     assert.match(await tile.locator('[data-testid="video-held"]').innerText(), /Picture paused/);
     const stream = await tile.getAttribute('data-stream');
-    let first;
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await doctor.page.waitForTimeout(250)) {
-      first = (await inbound(doctor.page)).find((s) => s.stream === stream && s.kind === 'audio' && s.bytes > 0);
-      if (first) break;
-    }
-    assert.ok(first, 'no sound from the patient on the capped line');
-    await doctor.page.waitForTimeout(2000);
-    const later = await inbound(doctor.page);
-    assert.ok(later.find((s) => s.stream === stream && s.kind === 'audio').bytes > first.bytes, 'the sound stopped');
-    assert.equal(later.filter((s) => s.stream === stream && s.kind === 'video' && s.bytes > 0).length, 0, 'video was sent over the cap');
+    await heardNotSeen(doctor.page, stream, 'the patient on the capped line');
     assert.ok((await metric('visita_sfu_videos_held_total', capped)) >= 2, 'both sides had a picture held back');
     // The patient's page says it too, about the doctor's picture.
     await patient.page.locator('[data-testid="tile"] [data-testid="video-held"]').waitFor({ timeout: 10_000 });

@@ -27,60 +27,56 @@ pub async fn metrics(
     }
     let counters = state.sfu.counters();
     let (calls, participants) = state.sfu.load();
+    let counter = |value: &std::sync::atomic::AtomicU64| ("counter", value.load(Ordering::Relaxed));
+    let gauge = |value: usize| ("gauge", value as u64);
+    let metrics = [
+        (
+            "visita_sfu_packets_received_total",
+            "RTP packets received from publishers.",
+            counter(&counters.packets_received),
+        ),
+        (
+            "visita_sfu_packets_forwarded_total",
+            "RTP packets forwarded to subscribers.",
+            counter(&counters.packets_forwarded),
+        ),
+        (
+            "visita_sfu_payload_bytes_forwarded_total",
+            "RTP payload bytes forwarded to subscribers.",
+            counter(&counters.bytes_forwarded),
+        ),
+        (
+            "visita_sfu_simulcast_layers_total",
+            "Simulcast layers that started arriving from publishers.",
+            counter(&counters.simulcast_layers),
+        ),
+        (
+            "visita_sfu_layer_switches_total",
+            "Times a subscriber was moved to another simulcast layer.",
+            counter(&counters.layer_switches),
+        ),
+        (
+            "visita_sfu_videos_held_total",
+            "Times a video was held back from a subscriber whose line was too weak for it.",
+            counter(&counters.videos_held),
+        ),
+        (
+            "visita_sfu_calls",
+            "Consultations with media on this node.",
+            gauge(calls),
+        ),
+        (
+            "visita_sfu_participants",
+            "Peer connections on this node.",
+            gauge(participants),
+        ),
+    ];
     let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+    for (name, help, (kind, value)) in metrics {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
-    };
-    metric(
-        "visita_sfu_packets_received_total",
-        "counter",
-        "RTP packets received from publishers.",
-        counters.packets_received.load(Ordering::Relaxed),
-    );
-    metric(
-        "visita_sfu_packets_forwarded_total",
-        "counter",
-        "RTP packets forwarded to subscribers.",
-        counters.packets_forwarded.load(Ordering::Relaxed),
-    );
-    metric(
-        "visita_sfu_payload_bytes_forwarded_total",
-        "counter",
-        "RTP payload bytes forwarded to subscribers.",
-        counters.bytes_forwarded.load(Ordering::Relaxed),
-    );
-    metric(
-        "visita_sfu_simulcast_layers_total",
-        "counter",
-        "Simulcast layers that started arriving from publishers.",
-        counters.simulcast_layers.load(Ordering::Relaxed),
-    );
-    metric(
-        "visita_sfu_layer_switches_total",
-        "counter",
-        "Times a subscriber was moved to another simulcast layer.",
-        counters.layer_switches.load(Ordering::Relaxed),
-    );
-    metric(
-        "visita_sfu_videos_held_total",
-        "counter",
-        "Times a video was held back from a subscriber whose line was too weak for it.",
-        counters.videos_held.load(Ordering::Relaxed),
-    );
-    metric(
-        "visita_sfu_calls",
-        "gauge",
-        "Consultations with media on this node.",
-        calls as u64,
-    );
-    metric(
-        "visita_sfu_participants",
-        "gauge",
-        "Peer connections on this node.",
-        participants as u64,
-    );
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

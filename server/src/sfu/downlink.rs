@@ -13,8 +13,8 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Downlink {
     estimate_bps: AtomicU64,
-    pub audio_tracks: AtomicUsize,
-    pub video_tracks: AtomicUsize,
+    audio_tracks: AtomicUsize,
+    video_tracks: AtomicUsize,
     max_layer: AtomicUsize,
 }
 
@@ -25,6 +25,20 @@ impl Downlink {
             audio_tracks: AtomicUsize::new(0),
             video_tracks: AtomicUsize::new(0),
             max_layer: AtomicUsize::new(MAX_LAYERS - 1),
+        }
+    }
+
+    /// One more (or one fewer) video or audio track sent on this connection.
+    pub fn subscribed(&self, video: bool, added: bool) {
+        let tracks = if video {
+            &self.video_tracks
+        } else {
+            &self.audio_tracks
+        };
+        if added {
+            tracks.fetch_add(1, Ordering::Relaxed);
+        } else {
+            tracks.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -107,8 +121,10 @@ mod tests {
     #[test]
     fn the_share_follows_the_estimate_and_the_subscriptions() {
         let downlink = Downlink::new(1_000_000);
-        downlink.audio_tracks.store(2, Ordering::Relaxed);
-        downlink.video_tracks.store(2, Ordering::Relaxed);
+        for video in [false, false, true, true, true] {
+            downlink.subscribed(video, true);
+        }
+        downlink.subscribed(true, false);
         assert_eq!(downlink.video_share_bps(), 460_000);
         assert_eq!(downlink.max_layer(), MAX_LAYERS - 1);
         downlink.set_data_saver(true);

@@ -626,12 +626,7 @@ impl Peer {
             },
         };
         let task = tokio::spawn(forwarder.run(opened, published.packets.subscribe()));
-        let tracks = if video {
-            &self.downlink.video_tracks
-        } else {
-            &self.downlink.audio_tracks
-        };
-        tracks.fetch_add(1, Ordering::Relaxed);
+        self.downlink.subscribed(video, true);
         self.subscriptions.push(Subscription {
             publisher: published.publisher.clone(),
             sender,
@@ -653,12 +648,7 @@ impl Peer {
         for subscription in gone {
             subscription.task.abort();
             subscription.feedback.abort();
-            let tracks = if subscription.video {
-                &self.downlink.video_tracks
-            } else {
-                &self.downlink.audio_tracks
-            };
-            tracks.fetch_sub(1, Ordering::Relaxed);
+            self.downlink.subscribed(subscription.video, false);
             let _ = self.pc.remove_track(&subscription.sender).await;
             self.needs_offer = true;
         }
@@ -779,25 +769,6 @@ async fn ask_for_keyframes(
     }
 }
 
-/// What one forwarder did lately, for the debug log.
-struct Tally {
-    since: Instant,
-    received: [u64; MAX_LAYERS],
-    sent: u64,
-    dropped: u64,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Self {
-            since: Instant::now(),
-            received: [0; MAX_LAYERS],
-            sent: 0,
-            dropped: 0,
-        }
-    }
-}
-
 /// Forwards one published track to one subscriber.
 struct Forwarder {
     sfu: Sfu,
@@ -834,20 +805,7 @@ impl Forwarder {
         let mut held = false;
         let mut chosen_at: Option<Instant> = None;
         let mut asked_at = Instant::now();
-        let mut tally = Tally::default();
         loop {
-            if tally.since.elapsed() >= Duration::from_secs(5) {
-                tracing::debug!(
-                    stream = self.published.stream_id(),
-                    sent = tally.sent,
-                    dropped = tally.dropped,
-                    received = ?tally.received,
-                    current = ?switch.current(),
-                    target = ?switch.target(),
-                    "forwarder"
-                );
-                tally = Tally::default();
-            }
             let Layered { layer, mut packet } = match packets.recv().await {
                 Ok(layered) => layered,
                 Err(RecvError::Lagged(missed)) => {
@@ -866,12 +824,15 @@ impl Forwarder {
                 }
                 Err(RecvError::Closed) => break,
             };
-            if video && chosen_at.is_none_or(|at| at.elapsed() >= CHOOSE_EVERY) {
-                chosen_at = Some(Instant::now());
+            // One clock read per video packet; audio needs none.
+            let now = video.then(Instant::now);
+            if let Some(now) = now
+                && chosen_at.is_none_or(|at| now.saturating_duration_since(at) >= CHOOSE_EVERY)
+            {
+                chosen_at = Some(now);
                 let share = self.downlink.video_share_bps();
                 let rates = self.published.layers.rates();
-                let target =
-                    chooser.choose(Instant::now(), share, &rates, self.downlink.max_layer());
+                let target = chooser.choose(now, share, &rates, self.downlink.max_layer());
                 if target != switch.target() {
                     tracing::debug!(
                         estimate = self.downlink.estimate_bps(),
@@ -895,9 +856,6 @@ impl Forwarder {
                     });
                 }
             }
-            if let Some(count) = tally.received.get_mut(layer) {
-                *count += 1;
-            }
             let header = &mut packet.header;
             // Padding (the publisher probing for bandwidth) carries no media.
             if packet.payload.is_empty() {
@@ -917,14 +875,14 @@ impl Forwarder {
                     keyframe,
                 ) {
                     Verdict::Drop => {
-                        tally.dropped += 1;
                         // Still waiting for the key frame that starts the
                         // target layer: ask again now and then.
-                        if switch.target().is_some()
+                        if let Some(now) = now
+                            && switch.target().is_some()
                             && switch.current() != switch.target()
-                            && asked_at.elapsed() > Duration::from_secs(1)
+                            && now.saturating_duration_since(asked_at) > Duration::from_secs(1)
                         {
-                            asked_at = Instant::now();
+                            asked_at = now;
                             tracing::debug!(
                                 stream = self.published.stream_id(),
                                 layer,
@@ -959,7 +917,6 @@ impl Forwarder {
             }
             counters.packets_forwarded.fetch_add(1, Ordering::Relaxed);
             counters.bytes_forwarded.fetch_add(bytes, Ordering::Relaxed);
-            tally.sent += 1;
         }
     }
 

@@ -49,9 +49,12 @@ impl Layers {
         }
     }
 
+    fn ssrcs(&self) -> [Option<u32>; MAX_LAYERS] {
+        *self.ssrcs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn ssrc(&self, layer: usize) -> Option<u32> {
-        let ssrcs = self.ssrcs.lock().unwrap_or_else(|e| e.into_inner());
-        ssrcs.get(layer).copied().flatten()
+        self.ssrcs().get(layer).copied().flatten()
     }
 
     pub fn set_rates(&self, rates: [u64; MAX_LAYERS]) {
@@ -64,7 +67,7 @@ impl Layers {
     /// rates of the layers that have started.
     pub fn rates(&self) -> [u64; MAX_LAYERS] {
         let measured = std::array::from_fn(|i| self.rates[i].load(Ordering::Relaxed));
-        let opened: [bool; MAX_LAYERS] = std::array::from_fn(|i| self.ssrc(i).is_some());
+        let opened = self.ssrcs().map(|ssrc| ssrc.is_some());
         forward::effective_rates(measured, opened)
     }
 }
