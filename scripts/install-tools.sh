@@ -125,6 +125,18 @@ install_binaryen() {
     (cd "$dir" && npm install --silent --no-audit --no-fund "binaryen@$BINARYEN_VERSION" >/dev/null)
 }
 
+# A real SMTP server (aiosmtpd) for the email tests, in its own virtualenv;
+# the stamp is the requirements file it was made from.
+install_python_tools() {
+    local dir="$TOOLS/python" requirements="$ROOT/end2end/requirements.txt"
+    if [ -x "$dir/bin/python" ] && cmp -s "$dir/.visita-requirements" "$requirements"; then return; fi
+    say "installing the test's Python packages (aiosmtpd)"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$dir/.visita-requirements"
+}
+
 install_end2end() {
     local stamp="$ROOT/end2end/node_modules/.visita-lock"
     if [ -f "$stamp" ] && cmp -s "$stamp" "$PLAYWRIGHT_LOCK"; then return; fi
@@ -152,6 +164,7 @@ case "${1:-all}" in
         install_wasm_target
         install_binaryen
         install_end2end
+        install_python_tools
         ;;
     fuzz)
         need_rust

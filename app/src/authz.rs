@@ -51,6 +51,9 @@ pub enum Action {
     ManageQueues,
     /// Create translator organisations and say who belongs to them.
     ManageTranslators,
+    /// See how email and text messages are set up, test them, read the
+    /// development outbox.
+    ManageMessaging,
     /// See a queue's day list (names, times, who waits).
     ViewQueue,
     /// Book a consultation in a queue.
@@ -131,7 +134,8 @@ fn staff_may(who: &Principal, action: Action, resource: &Resource) -> bool {
             Action::ListUsers
             | Action::CreateUser
             | Action::ManageQueues
-            | Action::ManageTranslators,
+            | Action::ManageTranslators
+            | Action::ManageMessaging,
             Resource::System,
         ) => is_admin,
         // An admin may not lock themselves out by disabling their own account.

@@ -344,6 +344,104 @@ pub struct ConsultationSummary {
     pub auto_admit: bool,
     pub participants: Vec<ParticipantView>,
     pub created_at_ms: i64,
+    /// Invites, reminders and cancellations, oldest first.
+    #[serde(default)]
+    pub messages: Vec<MessageStatus>,
+    /// The patient's last answer by text message (`confirmed`, `arrived`…).
+    #[serde(default)]
+    pub patient_reply: Option<String>,
+}
+
+/// How a message reaches the patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+/// Where a message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Delivery {
+    Queued,
+    Sent,
+    Delivered,
+    Failed,
+    Cancelled,
+}
+
+impl Delivery {
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "queued" => Delivery::Queued,
+            "sent" => Delivery::Sent,
+            "delivered" => Delivery::Delivered,
+            "failed" => Delivery::Failed,
+            "cancelled" => Delivery::Cancelled,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Queued => "queued",
+            Delivery::Sent => "sent",
+            Delivery::Delivered => "delivered",
+            Delivery::Failed => "failed",
+            Delivery::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One message to the patient, as the clinician sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStatus {
+    pub channel: Channel,
+    /// `invite`, `invite_now`, `reminder`, `cancellation`.
+    pub kind: String,
+    pub recipient: String,
+    pub delivery: Delivery,
+    /// Why it failed, was called off, or is being retried.
+    pub reason: Option<String>,
+    /// When it went (or is planned), in the patient's time zone.
+    pub at_label: String,
+    /// What the `log` gateway kept instead of sending (development).
+    #[serde(default)]
+    pub kept_text: Option<String>,
+}
+
+impl MessageStatus {
+    /// "Invitation by text message to +33612345678: sent 20/10/2027 10:00".
+    pub fn describe(&self) -> String {
+        let what = match self.kind.as_str() {
+            "invite" | "invite_now" => "Invitation",
+            "reminder" => "Reminder",
+            "cancellation" => "Cancellation notice",
+            _ => "Message",
+        };
+        let how = match self.channel {
+            Channel::Email => "email",
+            Channel::Sms => "text message",
+        };
+        let state = match self.delivery {
+            Delivery::Queued if self.reason.is_some() => {
+                format!("will try again ({})", self.at_label)
+            }
+            Delivery::Queued => format!("planned for {}", self.at_label),
+            Delivery::Sent if self.kept_text.is_some() => {
+                format!("kept, not sent (log gateway) {}", self.at_label)
+            }
+            Delivery::Sent => format!("sent {}", self.at_label),
+            Delivery::Delivered => format!("delivered {}", self.at_label),
+            Delivery::Failed => "not sent".to_string(),
+            Delivery::Cancelled => "called off".to_string(),
+        };
+        let mut text = format!("{what} by {how} to {}: {state}", self.recipient);
+        if let Some(reason) = &self.reason {
+            text.push_str(" — ");
+            text.push_str(reason);
+        }
+        text
+    }
 }
 
 impl ConsultationSummary {

@@ -320,3 +320,21 @@ mod tests {
         assert_eq!(no_role.field, "role");
     }
 }
+
+/// How messages are set up, as the administrator sees it: label and value
+/// rows per part, secrets shown only as "set".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagingSettings {
+    pub email: Vec<(String, String)>,
+    pub sms: Vec<(String, String)>,
+    pub general: Vec<(String, String)>,
+}
+
+/// A text the `log` gateway kept instead of sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub at_label: String,
+    pub recipient: String,
+    pub kind: String,
+    pub text: String,
+}

@@ -22,6 +22,13 @@ pub enum AppError {
     Invalid(FieldError),
     #[error("{0}")]
     Conflict(String),
+    /// A limit on how often something may be done (not a failed sign-in).
+    #[error("{0}")]
+    TooOften(String),
+    /// A service Visita relies on (the email server, the text-message
+    /// gateway) refused or failed; its own words, without secrets.
+    #[error("{0}")]
+    Upstream(String),
     #[error("{0}")]
     NotFound(String),
     #[error("This file is too large: the limit is {max_mb} MB.")]
@@ -45,10 +52,11 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::Invalid(_) => 422,
-            AppError::RateLimited { .. } => 429,
+            AppError::RateLimited { .. } | AppError::TooOften(_) => 429,
             AppError::TooLarge { .. } => 413,
             AppError::UnsupportedFile => 415,
             AppError::Internal => 500,
+            AppError::Upstream(_) => 502,
             AppError::Unreachable => 503,
         }
     }

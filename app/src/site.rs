@@ -53,6 +53,11 @@ pub fn App() -> impl IntoView {
                     view=pages::admin_translators::AdminTranslatorsPage
                     ssr=SsrMode::Async
                 />
+                <Route
+                    path=path!("/admin/messages")
+                    view=pages::admin_messaging::AdminMessagingPage
+                    ssr=SsrMode::Async
+                />
                 <Route path=path!("/j/:token") view=pages::invite::InvitePage ssr=SsrMode::Async/>
                 <Route path=path!("/room/:id") view=pages::room::RoomPage ssr=SsrMode::Async/>
                 <Route

@@ -29,6 +29,7 @@ pub mod db;
 pub mod files;
 pub mod http;
 pub mod logging;
+pub mod notify;
 pub mod realtime;
 pub mod report;
 pub mod serve;

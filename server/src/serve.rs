@@ -37,7 +37,9 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let (hub, hub_task) = Hub::start(db.clone(), stop.clone());
     let media_secret = db.media_secret().await?;
-    let state = AppState::new(config.clone(), db.clone(), hub, stop, media_secret);
+    let state = AppState::new(config.clone(), db.clone(), hub, stop.clone(), media_secret)
+        .map_err(|e| CommandError::Invalid(e.to_string()))?;
+    let scheduler = tokio::spawn(state.notifier.clone().run(stop));
     let turn = match config.media.builtin_turn_port {
         None => None,
         Some(port) => Some(
@@ -92,6 +94,14 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
         .is_err()
     {
         tracing::warn!("live updates did not stop within 5 s");
+    }
+    // A message being sent finishes (the providers time out within 20 s);
+    // one not yet claimed waits in the database for the next start.
+    if tokio::time::timeout(std::time::Duration::from_secs(30), scheduler)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the message scheduler did not stop within 30 s");
     }
     drop(db);
     Ok(())

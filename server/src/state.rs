@@ -1,9 +1,12 @@
 //! What every request handler shares.
 
 use crate::accounts::AccountService;
+use crate::auth::token::LinkKey;
 use crate::config::Config;
 use crate::consultations::ConsultationService;
 use crate::db::Db;
+use crate::notify::clock::{Clock, SystemClock};
+use crate::notify::{Notifier, SetupError};
 use crate::realtime::Hub;
 use crate::sfu::Sfu;
 use crate::sfu::pass::PassKeys;
@@ -19,6 +22,8 @@ pub struct AppState {
     pub db: Db,
     pub accounts: Arc<AccountService>,
     pub consultations: Arc<ConsultationService>,
+    /// Invites, reminders, replies by text message.
+    pub notifier: Arc<Notifier>,
     pub hub: Hub,
     /// This node's SFU.
     pub sfu: Sfu,
@@ -31,15 +36,36 @@ pub struct AppState {
 
 impl AppState {
     /// The services over `db`, with `hub` for live updates and
-    /// `media_secret` (shared by all nodes) for call passes.
+    /// `media_secret` (shared by all nodes) for call passes and links.
+    /// Fails when the messaging set-up (templates, SMTP TLS) is unusable.
     pub fn new(
         config: Config,
         db: Db,
         hub: Hub,
         stop: watch::Receiver<bool>,
         media_secret: Vec<u8>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, SetupError> {
+        Self::with_clock(config, db, hub, stop, media_secret, Arc::new(SystemClock))
+    }
+
+    /// As [`AppState::new`], with the messages' clock given (tests).
+    pub fn with_clock(
+        config: Config,
+        db: Db,
+        hub: Hub,
+        stop: watch::Receiver<bool>,
+        media_secret: Vec<u8>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SetupError> {
+        let links = LinkKey::derive(&media_secret);
+        let notifier = Arc::new(Notifier::new(
+            &config,
+            db.clone(),
+            clock,
+            links.clone(),
+            node_name(&config),
+        )?);
+        Ok(Self {
             sfu: Sfu::new(
                 &config.media,
                 PassKeys::new(media_secret).with_lifetime(config.media.pass_lifetime),
@@ -48,14 +74,19 @@ impl AppState {
                 db.clone(),
             ),
             accounts: Arc::new(AccountService::new(db.clone(), &config)),
-            consultations: Arc::new(ConsultationService::new(db.clone(), &config)),
+            consultations: Arc::new(
+                ConsultationService::new(db.clone(), &config)
+                    .with_link_key(links)
+                    .with_notifier(notifier.clone()),
+            ),
+            notifier,
             leptos: leptos_options(&config),
             assets: crate::http::assets::site_version(&config.site_dir),
             config: Arc::new(config),
             db,
             hub,
             stop,
-        }
+        })
     }
 }
 

@@ -59,6 +59,22 @@ pub fn long_in_zone(instant: DateTime<Utc>, zone_name: &str, lang: Lang) -> Stri
     format!("{text} ({zone_name})")
 }
 
+/// `23/11/2026 14:05` in `zone_name`: short enough for a text message.
+pub fn short_in_zone(instant: DateTime<Utc>, zone_name: &str) -> String {
+    let tz = zone(zone_name).unwrap_or(TimeZone::UTC);
+    match to_zoned(instant, tz) {
+        Some(z) => format!(
+            "{:02}/{:02}/{} {:02}:{:02}",
+            z.day(),
+            z.month(),
+            z.year(),
+            z.hour(),
+            z.minute()
+        ),
+        None => instant.format("%d/%m/%Y %H:%M").to_string(),
+    }
+}
+
 /// `14:05` in `zone_name`.
 pub fn clock_in_zone(instant: DateTime<Utc>, zone_name: &str) -> String {
     let tz = zone(zone_name).unwrap_or(TimeZone::UTC);

@@ -44,7 +44,7 @@ pub async fn create_consultation(
     )
 }
 
-/// Today's consultations in the caller's queues.
+/// Today's consultations in the caller's queues, and the coming week's.
 #[server(endpoint = "consultations/today")]
 pub async fn today() -> Result<Vec<ConsultationSummary>, AppError> {
     use crate::ssr::{ctx, respond};
@@ -382,6 +382,24 @@ pub async fn cancel_consultation(consultation: String) -> Result<(), AppError> {
             ctx.services
                 .consultations
                 .cancel(who, &ConsultationId(consultation), &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Sends the patient's invite again, on each channel they gave (limited:
+/// a few times an hour).
+#[server(endpoint = "consultations/resend-invite")]
+pub async fn resend_invite(consultation: String) -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .resend_invite(who, &ConsultationId(consultation), &ctx.client)
                 .await
         }
         .await,

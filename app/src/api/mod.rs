@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod chat;
 pub mod consultations;
+pub mod messaging;
 pub mod queues;
 pub mod translators;
 pub mod users;

@@ -43,6 +43,7 @@ where
                                             <a href="/admin/users">"Users"</a>
                                             <a href="/admin/queues">"Queues"</a>
                                             <a href="/admin/translators">"Translators"</a>
+                                            <a href="/admin/messages">"Messages"</a>
                                         </Show>
                                         <a href="/account/password">"My password"</a>
                                     </nav>

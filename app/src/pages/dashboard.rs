@@ -4,8 +4,8 @@
 //! button lets them in.
 
 use crate::api::consultations::{
-    AcceptTranslation, Admit, CancelConsultation, CreateConsultation, ReissueLink, SetAutoAdmit,
-    load_booking_options, open_translations, today,
+    AcceptTranslation, Admit, CancelConsultation, CreateConsultation, ReissueLink, ResendInvite,
+    SetAutoAdmit, load_booking_options, open_translations, today,
 };
 use crate::components::outcome::ActionOutcome;
 use crate::components::staff_shell::StaffShell;
@@ -38,7 +38,7 @@ pub fn DashboardPage() -> impl IntoView {
                 {books.then(|| view! { <Board options first/> })}
                 {(!books && !translates).then(|| view! {
                     <section class="card">
-                        <h2>"Today's consultations"</h2>
+                        <h2>"Today and the next 7 days"</h2>
                         <p class="empty" data-testid="no-consultations">"No consultations today."</p>
                     </section>
                 })}
@@ -196,15 +196,17 @@ fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
     let reissue = ServerAction::<ReissueLink>::new();
     let auto = ServerAction::<SetAutoAdmit>::new();
     let cancel = ServerAction::<CancelConsultation>::new();
+    let resend = ServerAction::<ResendInvite>::new();
 
     view! {
         <section class="card" aria-labelledby="today-heading">
-            <h2 id="today-heading">"Today's consultations"</h2>
+            <h2 id="today-heading">"Today and the next 7 days"</h2>
             <Show when=move || !connected.get()>
                 <p class="notice" role="status">"Connection lost. Reconnecting…"</p>
             </Show>
             <ActionOutcome value=admit.value() success=""/>
             <ActionOutcome value=cancel.value() success="The consultation is cancelled; its links no longer work."/>
+            <ActionOutcome value=resend.value() success="The invite is on its way again."/>
             {move || match reissue.value().get() {
                 Some(Ok(issued)) => view! {
                     <div class="notice success" role="status">
@@ -222,7 +224,7 @@ fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
                     <For
                         each=move || list.get()
                         key=|c| (c.id.clone(), format!("{:?}", c))
-                        children=move |c| view! { <DayLine c now admit reissue auto cancel/> }
+                        children=move |c| view! { <DayLine c now admit reissue auto cancel resend/> }
                     />
                 </ul>
             </Show>
@@ -239,6 +241,7 @@ fn DayLine(
     reissue: ServerAction<ReissueLink>,
     auto: ServerAction<SetAutoAdmit>,
     cancel: ServerAction<CancelConsultation>,
+    resend: ServerAction<ResendInvite>,
 ) -> impl IntoView {
     let when = c.scheduled_label.clone().unwrap_or_else(|| "Now".into());
     let status = status_label(c.status);
@@ -271,6 +274,35 @@ fn DayLine(
         .cloned();
     let opened = patient.as_ref().map(|p| p.link_opened);
     let auto_on = c.auto_admit;
+    let reply = c.patient_reply.as_deref().and_then(|r| match r {
+        "confirmed" => Some("The patient confirmed by text message."),
+        "cancelled" => Some("The patient cancelled by text message."),
+        "arrived" => Some("The patient says they have arrived."),
+        "joined" => Some("The patient says they have joined."),
+        _ => None,
+    });
+    let messages = (!c.messages.is_empty()).then(|| {
+        let lines = c
+            .messages
+            .iter()
+            .map(|m| {
+                view! {
+                    <li
+                        data-channel=format!("{:?}", m.channel).to_lowercase()
+                        data-kind=m.kind.clone()
+                        data-delivery=m.delivery.as_str()
+                        class=format!("message-status {}", m.delivery.as_str())
+                    >
+                        {m.describe()}
+                        {m.kept_text.clone().map(|text| view! {
+                            <details><summary>"The text"</summary><pre class="kept">{text}</pre></details>
+                        })}
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <ul class="messages" data-testid="messages" aria-label="Messages to the patient">{lines}</ul> }
+    });
     view! {
         <li class="day-line" data-status=c.status.as_str() data-patient=c.patient_name.clone()>
             <div class="day-head">
@@ -286,7 +318,9 @@ fn DayLine(
                     }}
                 </span>
             </div>
+            {reply.map(|text| view! { <p class="notice" data-testid="patient-reply">{text}</p> })}
             {waiting}
+            {messages}
             <div class="day-actions">
                 <a href=format!("/room/{}", c.id)>"Open the room"</a>
                 {(!over).then(|| patient.map(|p| view! {
@@ -295,6 +329,15 @@ fn DayLine(
                         <button type="submit" class="secondary">"New link for the patient"</button>
                     </ActionForm>
                 }))}
+                {(!over && !c.messages.is_empty()).then(|| {
+                    let key = c.id.0.clone();
+                    view! {
+                    <ActionForm action=resend attr:class="inline">
+                        <input type="hidden" name="consultation" value=key/>
+                        <button type="submit" class="secondary" data-testid="resend-invite">"Send the invite again"</button>
+                    </ActionForm>
+                    }
+                })}
                 {(!over && c.status != ConsultationStatus::Active).then(|| {
                     let key = c.id.0.clone();
                     view! {

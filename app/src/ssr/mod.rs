@@ -10,7 +10,9 @@ use crate::consultation::{
     InviteOutcome, IssuedLink, MessageId, NewConsultation, ParticipantId, QueueId, QueueSummary,
     RoomState, TranslationRequest, Visitor,
 };
-use crate::domain::{NewUser, Principal, TranslatorOrgSummary, UserId, UserSummary};
+use crate::domain::{
+    MessagingSettings, NewUser, OutboxEntry, Principal, TranslatorOrgSummary, UserId, UserSummary,
+};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use async_trait::async_trait;
@@ -137,7 +139,8 @@ pub trait Consultations: Send + Sync {
         booking: NewConsultation,
         client: &ClientInfo,
     ) -> Result<CreatedConsultation, AppError>;
-    /// Today's consultations of every queue the caller works in.
+    /// Today's and the coming week's consultations of every queue the
+    /// caller works in.
     async fn day_list(&self, who: &Principal) -> Result<Vec<ConsultationSummary>, AppError>;
     /// A new link for one participant; the old one stops working at once.
     async fn reissue_link(
@@ -253,6 +256,13 @@ pub trait Consultations: Send + Sync {
         message: &MessageId,
         client: &ClientInfo,
     ) -> Result<(), AppError>;
+    /// Sends the patient's invite again (a few times an hour at most).
+    async fn resend_invite(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
     /// Calls off a consultation not yet under way; its links stop working.
     async fn cancel(
         &self,
@@ -269,11 +279,34 @@ pub trait Consultations: Send + Sync {
     ) -> Result<(), AppError>;
 }
 
+/// Email and text messages, for administrators. The server function has
+/// checked the caller's role; the implementation writes the audit trail.
+#[async_trait]
+pub trait Messaging: Send + Sync {
+    /// The effective set-up, secrets masked.
+    fn settings(&self) -> MessagingSettings;
+    /// What the `log` gateway kept, newest first.
+    async fn outbox(
+        &self,
+        who: &Principal,
+        client: &ClientInfo,
+    ) -> Result<Vec<OutboxEntry>, AppError>;
+    /// Sends a test now; the provider's answer, or its error in its words.
+    async fn send_test(
+        &self,
+        who: &Principal,
+        channel: &str,
+        to: &str,
+        client: &ClientInfo,
+    ) -> Result<String, AppError>;
+}
+
 /// Everything the server hands to server functions.
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn Accounts>,
     pub consultations: Arc<dyn Consultations>,
+    pub messaging: Arc<dyn Messaging>,
 }
 
 /// Someone who came in through an invite link, put in the request's

@@ -12,18 +12,69 @@ pub fn generate() -> String {
     hex::encode(bytes)
 }
 
-/// An invite-link secret: 26 characters of base 32 (130 random bits),
-/// short enough for a text message, typed without ambiguity.
-pub fn generate_invite() -> String {
-    use rand::Rng;
-    let mut rng = rand::rngs::OsRng;
-    (0..INVITE_LEN)
-        .map(|_| INVITE_ALPHABET[rng.gen_range(0..INVITE_ALPHABET.len())] as char)
-        .collect()
-}
-
+/// Invite-link secrets: 26 characters of base 32 (130 bits), short enough
+/// for a text message, typed without ambiguity.
 const INVITE_LEN: usize = 26;
 const INVITE_ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+/// The key invite links are derived from. A link's secret is
+/// `HMAC(key, nonce)` written in the invite alphabet; the participant's row
+/// keeps the nonce and the secret's digest. So the server can write the
+/// current link into a reminder days later without the database ever
+/// holding a usable link, and a new nonce (a re-issued link) kills the old.
+#[derive(Clone)]
+pub struct LinkKey([u8; 32]);
+
+impl std::fmt::Debug for LinkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkKey(…)")
+    }
+}
+
+impl LinkKey {
+    /// The key of this installation, from its shared secret (every node
+    /// derives the same one).
+    pub fn derive(installation_secret: &[u8]) -> Self {
+        Self(mac(installation_secret, b"visita/invite-links/v1"))
+    }
+
+    /// A key of its own (tests, and services built without the secret).
+    pub fn random() -> Self {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self(key)
+    }
+
+    /// A fresh link: its nonce (to store) and its secret (to hand out).
+    pub fn issue(&self) -> (String, String) {
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let nonce = hex::encode(bytes);
+        let secret = self.secret(&nonce);
+        (nonce, secret)
+    }
+
+    /// The secret of the link issued with `nonce`.
+    pub fn secret(&self, nonce: &str) -> String {
+        let tag = mac(&self.0, nonce.as_bytes());
+        // 26 characters of 5 bits each from the first 130 bits of the tag.
+        (0..INVITE_LEN)
+            .map(|i| {
+                let bit = i * 5;
+                let pair = u16::from(tag[bit / 8]) << 8 | u16::from(tag[bit / 8 + 1]);
+                let index = (pair >> (11 - bit % 8)) & 0x1f;
+                INVITE_ALPHABET[index as usize] as char
+            })
+            .collect()
+    }
+}
+
+fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
 
 /// Shape check for invite secrets, before any lookup.
 pub fn looks_like_invite(secret: &str) -> bool {
@@ -56,10 +107,32 @@ mod tests {
     }
 
     #[test]
+    fn derived_links_are_stable_per_nonce_and_key() {
+        let key = LinkKey::derive(b"installation secret");
+        let (nonce, secret) = key.issue();
+        assert!(looks_like_invite(&secret), "{secret}");
+        assert_eq!(key.secret(&nonce), secret);
+        assert_eq!(
+            LinkKey::derive(b"installation secret").secret(&nonce),
+            secret
+        );
+        assert_ne!(LinkKey::derive(b"another").secret(&nonce), secret);
+        let (other_nonce, other) = key.issue();
+        assert_ne!(other_nonce, nonce);
+        assert_ne!(other, secret);
+        // Every character of the alphabet comes up (no stuck bits).
+        let seen: std::collections::HashSet<char> = (0..200)
+            .flat_map(|_| key.issue().1.chars().collect::<Vec<_>>())
+            .collect();
+        assert_eq!(seen.len(), 32);
+    }
+
+    #[test]
     fn invite_secrets_are_short_random_and_checked() {
-        let a = generate_invite();
+        let key = LinkKey::random();
+        let a = key.issue().1;
         assert!(looks_like_invite(&a), "{a}");
-        assert_ne!(a, generate_invite());
+        assert_ne!(a, key.issue().1);
         assert!(!looks_like_invite(&a.to_uppercase()));
         assert!(!looks_like_invite("short"));
         assert!(

@@ -13,6 +13,8 @@ use crate::db::{
     NewParticipantRow, ParticipantRow, record_key,
 };
 use crate::files::{FileKind, FileStore, clean_name, sniff};
+use crate::notify::Notifier;
+use crate::notify::phone::{DefaultCountry, to_e164};
 use crate::report::{ReportData, ReportLine};
 use crate::timezones::{self, TimeError, long_in_zone};
 use app::authz::{Action, Caller, Resource, authorize};
@@ -28,7 +30,15 @@ use app::i18n::Lang;
 use app::ssr::{ClientInfo, Consultations, CookieUpdate, CurrentVisitor};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// How many invites (the first included) one consultation may send per
+/// hour: a patient is not flooded by a clinician pressing again and again.
+const MAX_INVITES_PER_HOUR: usize = 3;
+
+/// How many days after today the day list shows booked consultations of.
+const UPCOMING_DAYS: i64 = 7;
 
 /// A scheduled time this far in the past is almost surely a typo.
 const PAST_TOLERANCE: Duration = Duration::from_secs(60 * 60);
@@ -43,6 +53,12 @@ pub struct ConsultationService {
     cookie: SessionCookie,
     files: FileStore,
     max_file_bytes: u64,
+    links: token::LinkKey,
+    /// Invites, reminders and cancellations; none in tests that do not
+    /// look at messages.
+    notifier: Option<Arc<Notifier>>,
+    /// Numbers typed without their country code are read in this one.
+    country: DefaultCountry,
 }
 
 /// A consultation with its people, read together.
@@ -90,7 +106,22 @@ impl ConsultationService {
             cookie: SessionCookie::visitor(config.is_https()),
             files: FileStore::new(&config.data_dir),
             max_file_bytes: config.attachment_max_bytes,
+            links: token::LinkKey::random(),
+            notifier: None,
+            country: config.notify.default_country,
         }
+    }
+
+    /// Links derived from the installation's key (the same on every node).
+    pub fn with_link_key(mut self, links: token::LinkKey) -> Self {
+        self.links = links;
+        self
+    }
+
+    /// Sends invites, reminders and cancellations through `notifier`.
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     pub fn cookie(&self) -> SessionCookie {
@@ -171,7 +202,17 @@ impl ConsultationService {
             .queues_by_keys(&[record_key(&loaded.row.queue)])
             .await
             .map_err(internal)?;
-        Ok(views::summary(&loaded.row, &loaded.participants, &queues))
+        let messages = self
+            .db
+            .notifications_of(&[loaded.row.key()])
+            .await
+            .map_err(internal)?;
+        Ok(views::summary(
+            &loaded.row,
+            &loaded.participants,
+            &queues,
+            &messages,
+        ))
     }
 
     /// The queue of a consultation, for routing live changes.
@@ -315,6 +356,7 @@ impl ConsultationService {
                 user_key: Some(who.user_id.0.clone()),
                 language: loaded.row.language.clone(),
                 token_hash: None,
+                link_nonce: None,
                 token_expires_at: None,
                 state: ParticipantState::Admitted.as_str(),
             })
@@ -623,7 +665,25 @@ impl Consultations for ConsultationService {
             }
             Some(at)
         };
-        let secret = token::generate_invite();
+        let patient_phone = match booking.patient_phone.as_str() {
+            "" => None,
+            typed => Some(
+                to_e164(typed, self.country)
+                    .map_err(|e| AppError::invalid("patient_phone", e.to_string()))?,
+            ),
+        };
+        let patient_email = Some(booking.patient_email).filter(|s| !s.is_empty());
+        let notifications = match &self.notifier {
+            Some(notifier) => notifier.plan_booking(&crate::notify::Booking {
+                email: patient_email.as_deref(),
+                phone: patient_phone.as_deref(),
+                language: &booking.language,
+                timezone: &booking.timezone,
+                scheduled_at,
+            }),
+            None => Vec::new(),
+        };
+        let (nonce, secret) = self.links.issue();
         let keys = self
             .db
             .create_consultation(
@@ -633,13 +693,15 @@ impl Consultations for ConsultationService {
                     host_name: who.name.clone(),
                     created_by_key: who.user_id.0.clone(),
                     patient_name: booking.patient_name,
-                    patient_email: Some(booking.patient_email).filter(|s| !s.is_empty()),
-                    patient_phone: Some(booking.patient_phone).filter(|s| !s.is_empty()),
+                    patient_email,
+                    patient_phone,
                     language: booking.language,
                     timezone: booking.timezone,
                     scheduled_at,
                     patient_token_hash: token::digest(&secret),
+                    patient_link_nonce: nonce,
                     token_expires_at: self.link_expiry(scheduled_at),
+                    notifications,
                 },
                 ConsultationStatus::Scheduled.as_str(),
             )
@@ -677,7 +739,10 @@ impl Consultations for ConsultationService {
         if queues.is_empty() {
             return Ok(Vec::new());
         }
-        let (from, to) = timezones::day_bounds(Utc::now(), &self.timezone);
+        let (from, today_ends) = timezones::day_bounds(Utc::now(), &self.timezone);
+        // Today's, and those booked for the coming week: what the clinician
+        // just scheduled shows, with its messages.
+        let to = today_ends + chrono::Duration::days(UPCOMING_DAYS);
         let rows = self
             .db
             .consultations_for_day(&queues, from, to)
@@ -686,6 +751,7 @@ impl Consultations for ConsultationService {
         let keys: Vec<String> = rows.iter().map(|r| r.key()).collect();
         let participants = self.db.participants_of(&keys).await.map_err(internal)?;
         let queue_rows = self.db.queues_by_keys(&queues).await.map_err(internal)?;
+        let messages = self.db.notifications_of(&keys).await.map_err(internal)?;
         self.audit(
             caller,
             "consultation.day_list",
@@ -696,7 +762,7 @@ impl Consultations for ConsultationService {
         .await;
         Ok(rows
             .iter()
-            .map(|row| views::summary(row, &participants, &queue_rows))
+            .map(|row| views::summary(row, &participants, &queue_rows, &messages))
             .collect())
     }
 
@@ -721,11 +787,12 @@ impl Consultations for ConsultationService {
                 "This consultation is over: its links cannot be renewed.".into(),
             ));
         }
-        let secret = token::generate_invite();
+        let (nonce, secret) = self.links.issue();
         self.db
             .replace_token(
                 &participant.0,
                 &token::digest(&secret),
+                &nonce,
                 self.link_expiry(loaded.row.scheduled_at),
             )
             .await
@@ -1167,7 +1234,7 @@ impl Consultations for ConsultationService {
         if loaded.status().is_over() {
             return Err(AppError::Conflict("This consultation is over.".into()));
         }
-        let secret = token::generate_invite();
+        let (nonce, secret) = self.links.issue();
         let scheduled = loaded.row.scheduled_at.filter(|at| *at > Utc::now());
         let key = self
             .db
@@ -1178,6 +1245,7 @@ impl Consultations for ConsultationService {
                 user_key: None,
                 language: language.code().to_string(),
                 token_hash: Some(token::digest(&secret)),
+                link_nonce: Some(nonce),
                 token_expires_at: Some(self.link_expiry(scheduled)),
                 state: ParticipantState::Invited.as_str(),
             })
@@ -1385,6 +1453,67 @@ impl Consultations for ConsultationService {
             "ok",
         )
         .await;
+        if let Some(notifier) = &self.notifier {
+            notifier.consultation_cancelled(&loaded.row).await;
+        }
+        Ok(())
+    }
+
+    async fn resend_invite(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::ManageBooking, &loaded, client)
+            .await?;
+        if loaded.status().is_over() {
+            return Err(AppError::Conflict(
+                "This consultation is over: there is nothing to invite to.".into(),
+            ));
+        }
+        let Some(notifier) = &self.notifier else {
+            return Err(AppError::Conflict(
+                "Messages are not set up on this server.".into(),
+            ));
+        };
+        if loaded.row.patient_email.is_none() && loaded.row.patient_phone.is_none() {
+            return Err(AppError::Conflict(
+                "The patient gave neither an email address nor a mobile number.".into(),
+            ));
+        }
+        let sent = self
+            .db
+            .invites_since(&consultation.0, Utc::now() - chrono::Duration::hours(1))
+            .await
+            .map_err(internal)?;
+        if sent >= MAX_INVITES_PER_HOUR {
+            self.audit(
+                caller,
+                "consultation.resend_invite",
+                format!("consultation:{consultation}"),
+                client,
+                "denied",
+            )
+            .await;
+            return Err(AppError::TooOften(format!(
+                "The invite already went {sent} times in the last hour. Wait a while before sending it again, or give the patient the link another way."
+            )));
+        }
+        notifier
+            .resend_invite(&loaded.row)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "consultation.resend_invite",
+            format!("consultation:{consultation}"),
+            client,
+            "ok",
+        )
+        .await;
         Ok(())
     }
 
@@ -1419,6 +1548,9 @@ impl Consultations for ConsultationService {
             "ok",
         )
         .await;
+        if let Some(notifier) = &self.notifier {
+            notifier.consultation_over(&consultation.0).await;
+        }
         Ok(())
     }
 }

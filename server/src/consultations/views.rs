@@ -1,13 +1,14 @@
 //! Rows as the pages see them, and the facts the access policy needs.
 
 use crate::db::{
-    ConsultationRow, MessageRow, ParticipantRow, QueueRow, TranslationRow, record_key,
+    ConsultationRow, MessageRow, NotificationRow, ParticipantRow, QueueRow, TranslationRow,
+    record_key,
 };
-use crate::timezones::long_in_zone;
+use crate::timezones::{long_in_zone, short_in_zone};
 use app::consultation::{
-    Attachment, ChatMessage, ConsultationFacts, ConsultationId, ConsultationStatus,
-    ConsultationSummary, MessageId, ParticipantId, ParticipantRole, ParticipantState,
-    ParticipantView, QueueId, TranslationRequest,
+    Attachment, Channel, ChatMessage, ConsultationFacts, ConsultationId, ConsultationStatus,
+    ConsultationSummary, Delivery, MessageId, MessageStatus, ParticipantId, ParticipantRole,
+    ParticipantState, ParticipantView, QueueId, TranslationRequest,
 };
 use app::domain::UserId;
 use app::i18n::Lang;
@@ -70,10 +71,34 @@ pub fn host_name(participants: &[ParticipantRow]) -> String {
         .unwrap_or_default()
 }
 
+/// A message about a consultation as the clinician sees it.
+pub fn message_status(row: &NotificationRow, timezone: &str) -> MessageStatus {
+    let at = match row.status.as_str() {
+        "delivered" => row.delivered_at.or(row.sent_at),
+        "sent" => row.sent_at,
+        _ => None,
+    }
+    .unwrap_or(row.due_at);
+    MessageStatus {
+        channel: if row.channel == "sms" {
+            Channel::Sms
+        } else {
+            Channel::Email
+        },
+        kind: row.kind.clone(),
+        recipient: row.recipient.clone(),
+        delivery: Delivery::parse(&row.status).unwrap_or(Delivery::Failed),
+        reason: row.error.clone(),
+        at_label: short_in_zone(at, timezone),
+        kept_text: row.outbox.clone(),
+    }
+}
+
 pub fn summary(
     row: &ConsultationRow,
     participants: &[ParticipantRow],
     queues: &[QueueRow],
+    messages: &[NotificationRow],
 ) -> ConsultationSummary {
     let queue = QueueId(record_key(&row.queue));
     let mine: Vec<&ParticipantRow> = participants
@@ -99,6 +124,12 @@ pub fn summary(
         auto_admit: row.auto_admit,
         participants: owned.iter().map(participant).collect(),
         created_at_ms: row.created_at.timestamp_millis(),
+        messages: messages
+            .iter()
+            .filter(|m| m.consultation.as_ref() == Some(&row.id))
+            .map(|m| message_status(m, &row.timezone))
+            .collect(),
+        patient_reply: row.patient_reply.clone(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! read (`WHERE status = $from`), so two clinicians acting at once cannot
 //! both move the same consultation.
 
+use super::notifications::CREATE_NOTIFICATION;
 use super::users::new_key;
 use super::{Db, DbError, record_key};
 use chrono::{DateTime, Utc};
@@ -32,6 +33,8 @@ pub struct ConsultationRow {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The patient's last answer by text message.
+    pub patient_reply: Option<String>,
 }
 
 impl ConsultationRow {
@@ -85,7 +88,10 @@ pub struct NewConsultationRow {
     pub timezone: String,
     pub scheduled_at: Option<DateTime<Utc>>,
     pub patient_token_hash: String,
+    pub patient_link_nonce: String,
     pub token_expires_at: DateTime<Utc>,
+    /// Invites and reminders, queued in the same transaction.
+    pub notifications: Vec<super::NewNotification>,
 }
 
 /// Keys of what `create_consultation` made.
@@ -102,12 +108,13 @@ pub struct NewParticipantRow {
     pub user_key: Option<String>,
     pub language: String,
     pub token_hash: Option<String>,
+    pub link_nonce: Option<String>,
     pub token_expires_at: Option<DateTime<Utc>>,
     pub state: &'static str,
 }
 
-const CONSULTATION_FIELDS: &str = "id, queue, host, patient_name, patient_email, patient_phone, language, \
-     timezone, scheduled_at, status, auto_admit, notes, created_at, started_at, closed_at";
+pub(super) const CONSULTATION_FIELDS: &str = "id, queue, host, patient_name, patient_email, patient_phone, language, \
+     timezone, scheduled_at, status, auto_admit, notes, created_at, started_at, closed_at, patient_reply";
 const PARTICIPANT_FIELDS: &str = "id, consultation, role, name, user, language, state, token_expires_at, \
      link_opened_at, waiting_since, admitted_at, last_read";
 
@@ -185,7 +192,7 @@ impl Db {
             patient: new_key(),
         };
         self.inner
-            .query(
+            .query(format!(
                 "BEGIN;
                  LET $c = type::record('consultation', $key);
                  CREATE $c SET queue = type::record('queue', $queue), host = type::record('user', $host),
@@ -195,13 +202,16 @@ impl Db {
                  CREATE type::record('participant', $host_participant) SET consultation = $c, role = 'host',
                      name = $host_name, user = type::record('user', $host), language = $language,
                      state = 'invited';
-                 CREATE type::record('participant', $patient) SET consultation = $c, role = 'patient',
+                 LET $p = type::record('participant', $patient);
+                 CREATE $p SET consultation = $c, role = 'patient',
                      name = $patient_name, language = $language, state = 'invited',
-                     token_hash = $token_hash, token_expires_at = $expires, token_issued_at = time::now();
+                     token_hash = $token_hash, link_nonce = $nonce, token_expires_at = $expires,
+                     token_issued_at = time::now();
+                 FOR $n IN $notifications {{ {CREATE_NOTIFICATION}; }};
                  CREATE consultation_event SET consultation = $c, from_status = NONE, to_status = $status,
                      actor = type::string(type::record('user', $creator));
-                 COMMIT;",
-            )
+                 COMMIT;"
+            ))
             .bind(("key", keys.consultation.clone()))
             .bind(("queue", new.queue_key))
             .bind(("host", new.host_key))
@@ -217,6 +227,8 @@ impl Db {
             .bind(("status", status.to_string()))
             .bind(("patient", keys.patient.clone()))
             .bind(("token_hash", new.patient_token_hash))
+            .bind(("nonce", new.patient_link_nonce))
+            .bind(("notifications", new.notifications))
             .bind(("expires", new.token_expires_at))
             .await?
             .check()?;
@@ -231,7 +243,7 @@ impl Db {
                      role = $role, name = $name,
                      user = IF $user THEN type::record('user', $user) ELSE NONE END,
                      language = $language, state = $state, token_hash = $token_hash,
-                     token_expires_at = $expires,
+                     link_nonce = $nonce, token_expires_at = $expires,
                      token_issued_at = IF $token_hash THEN time::now() ELSE NONE END",
             )
             .bind(("key", key.clone()))
@@ -242,6 +254,7 @@ impl Db {
             .bind(("language", new.language))
             .bind(("state", new.state))
             .bind(("token_hash", new.token_hash))
+            .bind(("nonce", new.link_nonce))
             .bind(("expires", new.token_expires_at))
             .await?
             .check()?;
@@ -404,19 +417,22 @@ impl Db {
         &self,
         participant_key: &str,
         token_hash: &str,
+        nonce: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<(), DbError> {
         self.inner
             .query(
                 "BEGIN;
                  LET $p = type::record('participant', $key);
-                 UPDATE $p SET token_hash = $hash, token_expires_at = $expires, token_issued_at = time::now(),
+                 UPDATE $p SET token_hash = $hash, link_nonce = $nonce, token_expires_at = $expires,
+                     token_issued_at = time::now(),
                      link_opened_at = NONE, updated_at = time::now();
                  DELETE participant_session WHERE participant = $p;
                  COMMIT;",
             )
             .bind(("key", participant_key.to_string()))
             .bind(("hash", token_hash.to_string()))
+            .bind(("nonce", nonce.to_string()))
             .bind(("expires", expires_at))
             .await?
             .check()?;

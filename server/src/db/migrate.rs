@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0003_translator_orgs.surql"),
     ),
     (4, "0004_media", include_str!("migrations/0004_media.surql")),
+    (
+        5,
+        "0005_notifications",
+        include_str!("migrations/0005_notifications.surql"),
+    ),
 ];
 
 const BOOKKEEPING: &str = "
@@ -104,7 +109,8 @@ mod tests {
                 "0001_accounts".to_string(),
                 "0002_consultations".to_string(),
                 "0003_translator_orgs".to_string(),
-                "0004_media".to_string()
+                "0004_media".to_string(),
+                "0005_notifications".to_string()
             ]
         );
         assert!(

@@ -8,6 +8,7 @@ mod chat;
 mod consultations;
 mod media;
 mod migrate;
+mod notifications;
 mod sessions;
 mod translators;
 mod users;
@@ -18,6 +19,7 @@ pub use consultations::{
     ConsultationRow, CreatedKeys, NewConsultationRow, NewParticipantRow, ParticipantRow, QueueRow,
     TranslationRow,
 };
+pub use notifications::{MessageContext, NewNotification, NotificationRow};
 pub use sessions::SessionRow;
 pub use translators::TranslatorOrgRow;
 pub use users::UserRow;

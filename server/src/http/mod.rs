@@ -10,6 +10,7 @@ pub mod health;
 pub mod metrics;
 pub mod panics;
 pub mod session;
+pub mod webhooks;
 
 use crate::state::AppState;
 use app::ssr::Services;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     let services = Services {
         accounts: state.accounts.clone(),
         consultations: state.consultations.clone(),
+        messaging: state.notifier.clone(),
     };
     let version = state.assets.clone();
     let provide = move || {
@@ -41,6 +43,14 @@ pub fn router(state: AppState) -> Router {
 
     let pages = Router::new()
         .route("/healthz", get(health::healthz).with_state(state.clone()))
+        .route(
+            webhooks::INBOUND_PATH,
+            axum::routing::post(webhooks::twilio_inbound).with_state(state.clone()),
+        )
+        .route(
+            webhooks::STATUS_PATH,
+            axum::routing::post(webhooks::twilio_status).with_state(state.clone()),
+        )
         .route("/metrics", get(metrics::metrics).with_state(state.clone()))
         .route(
             "/consultations/{id}/files",

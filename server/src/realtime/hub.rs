@@ -42,6 +42,12 @@ struct ParticipantRef {
     consultation: RecordId,
 }
 
+/// A message to a patient changed (queued, sent, failed…).
+#[derive(Debug, Clone, SurrealValue)]
+struct NotificationRef {
+    consultation: Option<RecordId>,
+}
+
 impl Hub {
     /// Starts following the database until `stop` turns true. The task
     /// holds its own database handle: a live query lives as long as the
@@ -104,13 +110,15 @@ impl Hub {
                 "LIVE SELECT id FROM consultation;
                  LIVE SELECT consultation FROM participant;
                  LIVE SELECT * FROM message;
-                 LIVE SELECT consultation FROM translation_request;",
+                 LIVE SELECT consultation FROM translation_request;
+                 LIVE SELECT consultation FROM notification;",
             )
             .await?;
         let mut consultations = response.stream::<Notification<ConsultationRef>>(0)?;
         let mut participants = response.stream::<Notification<ParticipantRef>>(1)?;
         let mut messages = response.stream::<Notification<MessageRow>>(2)?;
         let mut translations = response.stream::<Notification<ParticipantRef>>(3)?;
+        let mut notifications = response.stream::<Notification<NotificationRef>>(4)?;
         if !first {
             // Changes made while we were away were not seen: say so.
             self.publish(Change::Resync);
@@ -138,6 +146,13 @@ impl Hub {
                     Some(Ok(_)) => self.publish(Change::Translations),
                     Some(Err(error)) => tracing::warn!(%error, "unreadable translation change"),
                     None => return Err(DbError::Query("the translation live query ended".into())),
+                },
+                n = notifications.next() => match n {
+                    Some(Ok(n)) => if let Some(c) = &n.data.consultation {
+                        self.publish(Change::Consultation(ConsultationId(record_key(c))));
+                    },
+                    Some(Err(error)) => tracing::warn!(%error, "unreadable notification change"),
+                    None => return Err(DbError::Query("the notification live query ended".into())),
                 },
             }
         }

@@ -8,3 +8,5 @@ mod common;
 mod consultations;
 mod http;
 mod invite_pages;
+mod notifications;
+mod sms_webhooks;

@@ -44,7 +44,8 @@ pub async fn app() -> (Router, Db) {
 /// The router over a given database, as `serve` builds it.
 pub fn router_on(db: Db, config: Config) -> Router {
     let (_, stop) = tokio::sync::watch::channel(false);
-    let state = AppState::new(config, db, Hub::idle(), stop, vec![7; 32]);
+    let state =
+        AppState::new(config, db, Hub::idle(), stop, vec![7; 32]).expect("messaging set up");
     server::http::router(state)
 }
 

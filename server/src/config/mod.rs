@@ -3,6 +3,8 @@
 //! one becomes a [`ConfigError`] that names the key and says what is wrong in
 //! one line, which `main` prints before exiting with status 2.
 
+mod notify;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -76,6 +78,8 @@ pub struct Config {
     pub attachment_max_bytes: u64,
     /// The SFU and TURN.
     pub media: MediaConfig,
+    /// Email, text messages, reminders.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// Where media flows: the SFU's UDP ports, the address it announces, the
@@ -191,6 +195,29 @@ const KEYS: &[&str] = &[
     "turn_secret",
     "media_relay_only",
     "turn_port",
+    "default_country",
+    "reminder_offsets",
+    "notify_max_per_hour",
+    "notify_templates_dir",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "smtp_password",
+    "smtp_from",
+    "smtp_reply_to",
+    "smtp_ca_file",
+    "sms_provider",
+    "twilio_account_sid",
+    "twilio_auth_token",
+    "twilio_from",
+    "twilio_messaging_service_sid",
+    "twilio_api_base",
+    "sms_http_url",
+    "sms_http_method",
+    "sms_http_headers",
+    "sms_http_content_type",
+    "sms_http_body",
 ];
 
 fn env_name(key: &str) -> String {
@@ -451,6 +478,7 @@ impl Config {
         };
 
         let media = parse_media(&src, &public_url)?;
+        let notify = notify::parse(&src, &public_url)?;
 
         let db_user = text("db_user");
         let db_password = src.get("db_password").map(|r| Secret::new(r.value.clone()));
@@ -491,6 +519,7 @@ impl Config {
             invite_valid_after,
             attachment_max_bytes,
             media,
+            notify,
         })
     }
 }

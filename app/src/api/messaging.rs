@@ -1,0 +1,56 @@
+//! Messaging for administrators: how email and text messages are set up,
+//! a test message that reports the provider's exact answer, and the
+//! development outbox (what the `log` gateway kept).
+
+use crate::domain::{MessagingSettings, OutboxEntry};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "messaging/settings")]
+pub async fn load_messaging_settings() -> Result<MessagingSettings, AppError> {
+    use crate::authz::{Action, Resource, authorize};
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            Ok(ctx.services.messaging.settings())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "messaging/outbox")]
+pub async fn load_outbox() -> Result<Vec<OutboxEntry>, AppError> {
+    use crate::authz::{Action, Resource, authorize};
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            let who = ctx.require_principal()?;
+            ctx.services.messaging.outbox(who, &ctx.client).await
+        }
+        .await,
+    )
+}
+
+/// Sends a test message now (`channel`: `email` or `sms`) and says what the
+/// provider answered.
+#[server(endpoint = "messaging/test")]
+pub async fn send_test_message(channel: String, to: String) -> Result<String, AppError> {
+    use crate::authz::{Action, Resource, authorize};
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .messaging
+                .send_test(who, &channel, &to, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
