@@ -21,41 +21,55 @@ use axum::response::{IntoResponse, Response};
 pub const INBOUND_PATH: &str = "/webhooks/sms/twilio";
 pub const STATUS_PATH: &str = "/webhooks/sms/twilio/status";
 
-/// The checked parameters of a Twilio webhook, or the answer refusing it.
+/// Why a webhook request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Twilio is not the gateway here.
+    NotSetUp,
+    Unsigned,
+    WrongSignature,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::NotSetUp => (
+                StatusCode::NOT_FOUND,
+                "Text messages from Twilio are not set up on this server.",
+            )
+                .into_response(),
+            Refusal::Unsigned | Refusal::WrongSignature => (
+                StatusCode::FORBIDDEN,
+                "This request is not signed by the text-message gateway.",
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The checked parameters of a Twilio webhook, or why it is refused.
 fn verified(
     state: &AppState,
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Vec<(String, String)>, Response> {
-    let Some(token) = state.notifier.twilio_token() else {
-        return Err((
-            StatusCode::NOT_FOUND,
-            "Text messages from Twilio are not set up on this server.",
-        )
-            .into_response());
+) -> Result<Vec<(String, String)>, Refusal> {
+    let token = state.notifier.twilio_token().ok_or(Refusal::NotSetUp)?;
+    let refuse = |why: Refusal| {
+        tracing::warn!(path, ?why, "refused a Twilio webhook");
+        why
     };
-    let forbidden = |why: &str| {
-        tracing::warn!(path, why, "refused a Twilio webhook");
-        (
-            StatusCode::FORBIDDEN,
-            "This request is not signed by the text-message gateway.",
-        )
-            .into_response()
-    };
-    let Some(signature) = headers
+    let signature = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
-    else {
-        return Err(forbidden("unsigned"));
-    };
+        .ok_or_else(|| refuse(Refusal::Unsigned))?;
     let params: Vec<(String, String)> = form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let url = format!("{}{path}", state.config.public_url);
     let expected = twilio_signature(token.expose(), &url, &params);
     if !constant_time_eq(expected.as_bytes(), signature.trim().as_bytes()) {
-        return Err(forbidden("wrong signature"));
+        return Err(refuse(Refusal::WrongSignature));
     }
     Ok(params)
 }
@@ -87,7 +101,7 @@ pub async fn twilio_inbound(
 ) -> Response {
     let params = match verified(&state, INBOUND_PATH, &headers, &body) {
         Ok(params) => params,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let from = param(&params, "From").unwrap_or("").trim().to_string();
     let text = param(&params, "Body").unwrap_or("");
@@ -161,7 +175,7 @@ pub async fn twilio_status(
 ) -> Response {
     let params = match verified(&state, STATUS_PATH, &headers, &body) {
         Ok(params) => params,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let (Some(sid), Some(status)) = (
         param(&params, "MessageSid"),
