@@ -62,7 +62,7 @@ impl AppState {
             &config,
             db.clone(),
             clock,
-            links.clone(),
+            links,
             node_name(&config),
         )?);
         Ok(Self {
@@ -75,9 +75,7 @@ impl AppState {
             ),
             accounts: Arc::new(AccountService::new(db.clone(), &config)),
             consultations: Arc::new(
-                ConsultationService::new(db.clone(), &config)
-                    .with_link_key(links)
-                    .with_notifier(notifier.clone()),
+                ConsultationService::new(db.clone(), &config).with_notifier(notifier.clone()),
             ),
             notifier,
             leptos: leptos_options(&config),

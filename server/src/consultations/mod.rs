@@ -112,14 +112,10 @@ impl ConsultationService {
         }
     }
 
-    /// Links derived from the installation's key (the same on every node).
-    pub fn with_link_key(mut self, links: token::LinkKey) -> Self {
-        self.links = links;
-        self
-    }
-
-    /// Sends invites, reminders and cancellations through `notifier`.
+    /// Sends invites, reminders and cancellations through `notifier`, and
+    /// derives links with its key (a reminder must carry a link that opens).
     pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Self {
+        self.links = notifier.link_key().clone();
         self.notifier = Some(notifier);
         self
     }

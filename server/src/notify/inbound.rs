@@ -96,6 +96,15 @@ pub fn answer(reply: Reply, lang: Lang, when: &str, clinic: &str) -> String {
     }
 }
 
+/// The line a reminder carries when patients can answer it ("Reply YES…"),
+/// with its trailing space; empty where the gateway brings no answers back.
+pub fn hint(lang: Lang) -> String {
+    match lang.code() {
+        "fr" => "Répondez OUI pour confirmer, NON pour annuler. ".into(),
+        _ => "Reply YES to confirm, NO to cancel. ".into(),
+    }
+}
+
 /// A TwiML answer: Twilio sends `message` back to the patient, or nothing.
 pub fn twiml(message: Option<&str>) -> String {
     let body = match message {

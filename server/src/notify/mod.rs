@@ -166,6 +166,12 @@ impl Notifier {
         })
     }
 
+    /// The key links are derived from.
+    pub fn link_key(&self) -> &LinkKey {
+        &self.links
+    }
+
+    /// The scheduler's time (the test's, in tests).
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -183,7 +189,7 @@ impl Notifier {
     /// The messages a new booking queues: an invite on each channel the
     /// patient gave, and the reminders still ahead.
     pub fn plan_booking(&self, booking: &Booking) -> Vec<NewNotification> {
-        let now = self.clock.now();
+        let now = self.now();
         let mut rows = Vec::new();
         let channels = [
             ("email", booking.email, self.mailer.is_some(), NO_EMAIL),
@@ -234,7 +240,7 @@ impl Notifier {
 
     async fn cancelled(&self, row: &ConsultationRow, answered_on: Option<&str>) {
         let key = row.key();
-        let now = self.clock.now();
+        let now = self.now();
         if let Err(error) = self
             .db
             .cancel_queued_notifications(&key, "the consultation was cancelled", now)
@@ -314,11 +320,7 @@ impl Notifier {
     pub async fn consultation_over(&self, consultation_key: &str) {
         if let Err(error) = self
             .db
-            .cancel_queued_notifications(
-                consultation_key,
-                "the consultation is over",
-                self.clock.now(),
-            )
+            .cancel_queued_notifications(consultation_key, "the consultation is over", self.now())
             .await
         {
             tracing::error!(%error, "could not call off queued messages");
@@ -340,7 +342,7 @@ impl Notifier {
 
     /// Claims and sends what is due now; returns how many were handled.
     pub async fn tick(&self) -> Result<usize, crate::db::DbError> {
-        let now = self.clock.now();
+        let now = self.now();
         let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
         let due = self
             .db
@@ -355,7 +357,7 @@ impl Notifier {
 
     async fn deliver(&self, row: NotificationRow) -> Result<(), crate::db::DbError> {
         let key = row.key();
-        let now = self.clock.now();
+        let now = self.now();
         if row.kind != Kind::Test.as_str() && self.max_per_hour > 0 {
             let recent = self
                 .db
@@ -363,9 +365,8 @@ impl Notifier {
                 .await?;
             if recent >= self.max_per_hour as usize {
                 let later = now + chrono::Duration::minutes(15);
-                let reason = format!(
-                    "Waiting: {recent} messages already went to this recipient in the last hour."
-                );
+                let reason =
+                    format!("{recent} messages already went to this recipient in the last hour.");
                 return self
                     .db
                     .notification_retry(&key, &self.node, &reason, later, now)
@@ -415,9 +416,8 @@ impl Notifier {
                     Some(wait) if !error.permanent => {
                         tracing::warn!(notification = %key, channel = %row.channel, %to, reason = %error.reason, tries, "message not sent; will try again");
                         let later = now + chrono::Duration::from_std(*wait).unwrap_or_default();
-                        let reason = format!("Retrying: {}", error.reason);
                         self.db
-                            .notification_retry(&key, &self.node, &reason, later, now)
+                            .notification_retry(&key, &self.node, &error.reason, later, now)
                             .await
                     }
                     _ => {
@@ -454,6 +454,9 @@ impl Notifier {
         if over && kind != Kind::Cancellation {
             return Ok(Composed::Drop("the consultation is over"));
         }
+        if kind == Kind::Reminder && matches!(c.status.as_str(), "waiting" | "active") {
+            return Ok(Composed::Drop("the patient is already there"));
+        }
         let link = if kind.has_link() {
             match self.current_link(&ctx) {
                 Some(link) => link,
@@ -463,6 +466,11 @@ impl Notifier {
             String::new()
         };
         let lang = Lang::from_code(&row.language).unwrap_or_default();
+        // A consultation "now" is today's (its cancellation says so).
+        let today = || match lang.code() {
+            "fr" => "aujourd’hui".to_string(),
+            _ => "today".to_string(),
+        };
         let values = Values {
             patient: c.patient_name.clone(),
             clinician: ctx.host_name.clone().unwrap_or_default(),
@@ -470,12 +478,17 @@ impl Notifier {
             when: c
                 .scheduled_at
                 .map(|at| long_in_zone(at, &c.timezone, lang))
-                .unwrap_or_default(),
+                .unwrap_or_else(today),
             when_short: c
                 .scheduled_at
                 .map(|at| short_in_zone(at, &c.timezone))
-                .unwrap_or_default(),
+                .unwrap_or_else(today),
             link: link.clone(),
+            reply_hint: if self.twilio_token.is_some() {
+                inbound::hint(lang)
+            } else {
+                String::new()
+            },
         };
         let rendered = self.templates.render(lang, kind, &values);
         if row.channel == "sms" {
@@ -498,7 +511,7 @@ impl Notifier {
                     description: &description,
                     url: (!cancelled).then_some(link.as_str()),
                     cancelled,
-                    stamp: self.clock.now(),
+                    stamp: self.now(),
                 });
                 Some(("consultation.ics".to_string(), ics, cancelled))
             }
@@ -519,7 +532,7 @@ impl Notifier {
         let nonce = ctx.link_nonce.as_deref()?;
         let secret = self.links.secret(nonce);
         let valid = ctx.token_hash.as_deref() == Some(token::digest(&secret).as_str())
-            && ctx.token_expires_at.is_some_and(|t| t > self.clock.now());
+            && ctx.token_expires_at.is_some_and(|t| t > self.now());
         valid.then(|| format!("{}/j/{secret}", self.public_url))
     }
 

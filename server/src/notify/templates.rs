@@ -87,6 +87,7 @@ const PLACEHOLDERS: &[&str] = &[
     "when",
     "when_short",
     "link",
+    "reply_hint",
     "subject",
     "content",
 ];
@@ -103,6 +104,8 @@ pub struct Values {
     /// "23/11 14:30" (short, for subjects and SMS).
     pub when_short: String,
     pub link: String,
+    /// "Reply YES to confirm, NO to cancel. " when answers come back.
+    pub reply_hint: String,
 }
 
 impl Values {
@@ -114,6 +117,7 @@ impl Values {
             "when" => &self.when,
             "when_short" => &self.when_short,
             "link" => &self.link,
+            "reply_hint" => &self.reply_hint,
             _ => "",
         }
     }
@@ -357,6 +361,7 @@ mod tests {
             when: "Monday 23 November 2026 at 14:30 (Europe/Paris)".into(),
             when_short: "23/11 14:30".into(),
             link: "http://localhost:3000/i/abcdefghijkmnpqrstuvwxyz23".into(),
+            reply_hint: "Reply YES to confirm, NO to cancel. ".into(),
         }
     }
 

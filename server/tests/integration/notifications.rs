@@ -53,9 +53,7 @@ fn node(db: &Db, clock: &ManualClock, links: &LinkKey, name: &str) -> Node {
         )
         .unwrap(),
     );
-    let service = ConsultationService::new(db.clone(), &config)
-        .with_link_key(links.clone())
-        .with_notifier(notifier.clone());
+    let service = ConsultationService::new(db.clone(), &config).with_notifier(notifier.clone());
     Node { notifier, service }
 }
 
@@ -364,4 +362,112 @@ async fn without_a_gateway_the_clinician_sees_why_nothing_was_sent() {
         lines[1].contains("text message to +41791234567: not sent"),
         "{lines:?}"
     );
+}
+
+/// A hospital's own gateway, played by an HTTP server on loopback: it gets
+/// the number and the text in the JSON body the administrator described,
+/// with their header; a 500 is retried later, a 400 fails for good.
+#[tokio::test]
+async fn a_hospital_gateway_over_http_gets_the_message_and_its_refusals_show() {
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use std::sync::Mutex;
+
+    type Seen = Arc<Mutex<Vec<(Option<String>, serde_json::Value)>>>;
+    async fn gateway(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        body: String,
+    ) -> (StatusCode, &'static str) {
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let key = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let status = match json["to"].as_str() {
+            Some("+41791111111") => StatusCode::INTERNAL_SERVER_ERROR,
+            Some("+41792222222") => StatusCode::BAD_REQUEST,
+            _ => StatusCode::ACCEPTED,
+        };
+        seen.lock().unwrap().push((key, json));
+        (status, "gateway says: number blocked")
+    }
+    let seen: Seen = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/send", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/send", axum::routing::post(gateway))
+        .with_state(seen.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let config = Config::from_sources(None, &|name| match name {
+        "VISITA_DATABASE" => Some("mem://".into()),
+        "VISITA_CLINIC_NAME" => Some("Clinique des Lilas".into()),
+        "VISITA_DEFAULT_COUNTRY" => Some("CH".into()),
+        "VISITA_SMS_PROVIDER" => Some("http".into()),
+        "VISITA_SMS_HTTP_URL" => Some(url.clone()),
+        "VISITA_SMS_HTTP_HEADERS" => Some("X-Api-Key: s3cret | X-Sender: Lilas".into()),
+        _ => None,
+    })
+    .unwrap();
+    let db = Db::in_memory().await.unwrap();
+    let clock = ManualClock::at(Utc::now());
+    let notifier = Arc::new(
+        Notifier::new(
+            &config,
+            db.clone(),
+            Arc::new(clock.clone()),
+            LinkKey::random(),
+            "n".into(),
+        )
+        .unwrap(),
+    );
+    let service = ConsultationService::new(db.clone(), &config).with_notifier(notifier.clone());
+    let doctor = doctor(&db).await;
+    let client = ClientInfo::default();
+    let mut ids = Vec::new();
+    for phone in ["079 123 45 67", "079 111 11 11", "079 222 22 22"] {
+        let created = service
+            .create(&doctor, booking(phone, ""), &client)
+            .await
+            .unwrap();
+        ids.push(created.id.0);
+    }
+    assert_eq!(notifier.tick().await.unwrap(), 3);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        let (key, json) = seen
+            .iter()
+            .find(|(_, json)| json["to"] == "+41791234567")
+            .expect("the first patient's message");
+        assert_eq!(key.as_deref(), Some("s3cret"));
+        let text = json["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("Clinique des Lilas : Dr House est prêt"),
+            "{text}"
+        );
+        assert!(text.contains("/j/"), "{text}");
+    }
+    let status_of = |rows: &[NotificationRow]| (rows[0].status.clone(), rows[0].error.clone());
+    assert_eq!(
+        status_of(&messages(&db, &ids[0]).await),
+        ("sent".into(), None)
+    );
+    // 500: queued again, a minute later, with the gateway's words.
+    let (status, error) = status_of(&messages(&db, &ids[1]).await);
+    assert_eq!(status, "queued");
+    assert_eq!(
+        error.as_deref(),
+        Some("the text-message gateway answered HTTP 500: gateway says: number blocked")
+    );
+    // 400: failed for good.
+    let (status, error) = status_of(&messages(&db, &ids[2]).await);
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("HTTP 400"));
+    // The retry comes after its backoff, not before.
+    assert_eq!(notifier.tick().await.unwrap(), 0);
+    clock.set(Utc::now() + chrono::Duration::seconds(61));
+    assert_eq!(notifier.tick().await.unwrap(), 1);
+    assert_eq!(seen.lock().unwrap().len(), 4);
 }
