@@ -174,6 +174,29 @@ test('the invite reaches a real SMTP server and Twilio; its link opens the waiti
   await doctor.context().close();
 });
 
+test('the clinician moves a consultation: the patient gets the new time at once', async () => {
+  const doctor = await doctorPage();
+  const day = (n) => parisLocal(new Date(Date.now() + n * 86_400_000)).slice(0, 10);
+  await book(doctor, { name: 'Paul Moreau', phone: '06 55 66 77 88', when: `${day(4)}T09:00` });
+  await eventually(() => twilio.requests.find((r) => r.form.To === '+33655667788'), 20_000, 'the invite');
+  const line = doctor.locator('li.day-line[data-patient="Paul Moreau"]');
+  await line.getByLabel('New time').fill(`${day(5)}T16:45`);
+  await line.getByTestId('reschedule').click();
+  const moved = await eventually(
+    () => twilio.requests.find((r) => r.form.To === '+33655667788' && r.form.Body.includes('déplacée')),
+    20_000,
+    'the new time',
+  );
+  const [y, m, d] = day(5).split('-');
+  assert.ok(moved.form.Body.includes(`déplacée au ${d}/${m}/${y} 16:45`), moved.form.Body);
+  assert.match(moved.form.Body, /\/j\/[a-z2-9]{26}$/);
+  // The old reminders are called off, the new ones planned.
+  await messageLine(doctor, 'Paul Moreau', 'sms', 'reminder').and(doctor.locator('[data-delivery="cancelled"]')).first().waitFor();
+  // The day list shows the new time.
+  await line.filter({ hasText: 'at 16:45 (Europe/Paris)' }).waitFor();
+  await doctor.context().close();
+});
+
 test('Twilio refuses a number: the clinician sees the message failed, and why', async () => {
   const doctor = await doctorPage();
   await book(doctor, { name: 'Marc Petit', phone: '06 99 99 99 99' });

@@ -405,3 +405,31 @@ pub async fn resend_invite(consultation: String) -> Result<(), AppError> {
         .await,
     )
 }
+
+/// Moves a consultation to another time (`YYYY-MM-DDTHH:MM` in
+/// `clinician_timezone`); the patient hears of it at once.
+#[server(endpoint = "consultations/reschedule")]
+pub async fn reschedule(
+    consultation: String,
+    scheduled_for: String,
+    clinician_timezone: String,
+) -> Result<(), AppError> {
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .consultations
+                .reschedule(
+                    who,
+                    &ConsultationId(consultation),
+                    &scheduled_for,
+                    &clinician_timezone,
+                    &ctx.client,
+                )
+                .await
+        }
+        .await,
+    )
+}

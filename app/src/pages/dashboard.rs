@@ -4,8 +4,8 @@
 //! button lets them in.
 
 use crate::api::consultations::{
-    AcceptTranslation, Admit, CancelConsultation, CreateConsultation, ReissueLink, ResendInvite,
-    SetAutoAdmit, load_booking_options, open_translations, today,
+    AcceptTranslation, Admit, CancelConsultation, CreateConsultation, ReissueLink, Reschedule,
+    ResendInvite, SetAutoAdmit, load_booking_options, open_translations, today,
 };
 use crate::components::outcome::ActionOutcome;
 use crate::components::staff_shell::StaffShell;
@@ -197,6 +197,7 @@ fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
     let auto = ServerAction::<SetAutoAdmit>::new();
     let cancel = ServerAction::<CancelConsultation>::new();
     let resend = ServerAction::<ResendInvite>::new();
+    let reschedule = ServerAction::<Reschedule>::new();
 
     view! {
         <section class="card" aria-labelledby="today-heading">
@@ -207,6 +208,7 @@ fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
             <ActionOutcome value=admit.value() success=""/>
             <ActionOutcome value=cancel.value() success="The consultation is cancelled; its links no longer work."/>
             <ActionOutcome value=resend.value() success="The invite is on its way again."/>
+            <ActionOutcome value=reschedule.value() success="Moved: the patient is told the new time."/>
             {move || match reissue.value().get() {
                 Some(Ok(issued)) => view! {
                     <div class="notice success" role="status">
@@ -224,7 +226,7 @@ fn DayList(first: Vec<ConsultationSummary>) -> impl IntoView {
                     <For
                         each=move || list.get()
                         key=|c| (c.id.clone(), format!("{:?}", c))
-                        children=move |c| view! { <DayLine c now admit reissue auto cancel resend/> }
+                        children=move |c| view! { <DayLine c now admit reissue auto cancel resend reschedule/> }
                     />
                 </ul>
             </Show>
@@ -242,6 +244,7 @@ fn DayLine(
     auto: ServerAction<SetAutoAdmit>,
     cancel: ServerAction<CancelConsultation>,
     resend: ServerAction<ResendInvite>,
+    reschedule: ServerAction<Reschedule>,
 ) -> impl IntoView {
     let when = c.scheduled_label.clone().unwrap_or_else(|| "Now".into());
     let status = status_label(c.status);
@@ -336,6 +339,19 @@ fn DayLine(
                         <input type="hidden" name="consultation" value=key/>
                         <button type="submit" class="secondary" data-testid="resend-invite">"Send the invite again"</button>
                     </ActionForm>
+                    }
+                })}
+                {(c.status == ConsultationStatus::Scheduled).then(|| {
+                    let key = c.id.0.clone();
+                    let field = format!("move-{key}");
+                    view! {
+                        <ActionForm action=reschedule attr:class="inline move">
+                            <input type="hidden" name="consultation" value=key/>
+                            <input type="hidden" name="clinician_timezone" prop:value=browser_zone().unwrap_or_default()/>
+                            <label for=field.clone()>"New time"</label>
+                            <input id=field name="scheduled_for" type="datetime-local" required/>
+                            <button type="submit" class="secondary" data-testid="reschedule">"Move"</button>
+                        </ActionForm>
                     }
                 })}
                 {(!over && c.status != ConsultationStatus::Active).then(|| {

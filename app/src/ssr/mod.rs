@@ -256,6 +256,16 @@ pub trait Consultations: Send + Sync {
         message: &MessageId,
         client: &ClientInfo,
     ) -> Result<(), AppError>;
+    /// Moves a consultation nobody has joined yet to another time; the
+    /// patient is told at once and the reminders follow.
+    async fn reschedule(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        scheduled_for: &str,
+        clinician_timezone: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
     /// Sends the patient's invite again (a few times an hour at most).
     async fn resend_invite(
         &self,

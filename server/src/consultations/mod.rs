@@ -128,6 +128,30 @@ impl ConsultationService {
         format!("{}/j/{secret}", self.public_url)
     }
 
+    /// A time typed by a clinician (`YYYY-MM-DDTHH:MM` in `typed_in`, the
+    /// clinic's zone when empty) as an instant, refused when in the past.
+    fn parse_when(&self, typed: &str, typed_in: &str) -> Result<DateTime<Utc>, AppError> {
+        let typed_in = if typed_in.trim().is_empty() {
+            self.timezone.as_str()
+        } else {
+            typed_in.trim()
+        };
+        let at = timezones::parse_local(typed.trim(), typed_in).map_err(|e| {
+            let field = match e {
+                TimeError::UnknownZone(_) => "clinician_timezone",
+                TimeError::BadDateTime => "scheduled_for",
+            };
+            AppError::invalid(field, e.to_string())
+        })?;
+        if at < Utc::now() - PAST_TOLERANCE {
+            return Err(AppError::invalid(
+                "scheduled_for",
+                "This time is in the past. Enter a time to come, or leave it empty for now.",
+            ));
+        }
+        Ok(at)
+    }
+
     /// When a link made now for this appointment stops working.
     fn link_expiry(&self, scheduled_at: Option<DateTime<Utc>>) -> DateTime<Utc> {
         match scheduled_at {
@@ -641,25 +665,7 @@ impl Consultations for ConsultationService {
         let scheduled_at = if booking.scheduled_for.is_empty() {
             None
         } else {
-            let typed_in = if booking.clinician_timezone.is_empty() {
-                self.timezone.as_str()
-            } else {
-                booking.clinician_timezone.as_str()
-            };
-            let at = timezones::parse_local(&booking.scheduled_for, typed_in).map_err(|e| {
-                let field = match e {
-                    TimeError::UnknownZone(_) => "clinician_timezone",
-                    TimeError::BadDateTime => "scheduled_for",
-                };
-                AppError::invalid(field, e.to_string())
-            })?;
-            if at < Utc::now() - PAST_TOLERANCE {
-                return Err(AppError::invalid(
-                    "scheduled_for",
-                    "This time is in the past. Enter a time to come, or leave it empty for now.",
-                ));
-            }
-            Some(at)
+            Some(self.parse_when(&booking.scheduled_for, &booking.clinician_timezone)?)
         };
         let patient_phone = match booking.patient_phone.as_str() {
             "" => None,
@@ -1451,6 +1457,46 @@ impl Consultations for ConsultationService {
         .await;
         if let Some(notifier) = &self.notifier {
             notifier.consultation_cancelled(&loaded.row).await;
+        }
+        Ok(())
+    }
+
+    async fn reschedule(
+        &self,
+        who: &Principal,
+        consultation: &ConsultationId,
+        scheduled_for: &str,
+        clinician_timezone: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let caller = Caller::Staff(who);
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::ManageBooking, &loaded, client)
+            .await?;
+        if loaded.status() != ConsultationStatus::Scheduled {
+            return Err(AppError::Conflict(
+                "Only a consultation nobody has joined yet can be moved.".into(),
+            ));
+        }
+        let at = self.parse_when(scheduled_for, clinician_timezone)?;
+        let moved = self
+            .db
+            .reschedule(&consultation.0, at, self.link_expiry(Some(at)))
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                AppError::Conflict("Only a consultation nobody has joined yet can be moved.".into())
+            })?;
+        self.audit(
+            caller,
+            "consultation.reschedule",
+            format!("consultation:{consultation}"),
+            client,
+            "ok",
+        )
+        .await;
+        if let Some(notifier) = &self.notifier {
+            notifier.rescheduled(&moved).await;
         }
         Ok(())
     }

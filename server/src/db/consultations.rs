@@ -439,6 +439,44 @@ impl Db {
         Ok(())
     }
 
+    /// Moves a scheduled consultation to `at`; its links now expire at
+    /// `expires`. `None` when it is no longer scheduled (someone joined).
+    pub async fn reschedule(
+        &self,
+        consultation_key: &str,
+        at: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<Option<ConsultationRow>, DbError> {
+        let mut response = self
+            .inner
+            .query(format!(
+                "BEGIN;
+                 LET $c = type::record('consultation', $key);
+                 LET $moved = UPDATE $c SET scheduled_at = $at, updated_at = time::now(),
+                     confirmed_at = NONE, patient_reply = NONE
+                     WHERE status = 'scheduled' RETURN VALUE id;
+                 IF array::len($moved) > 0 {{
+                     UPDATE participant SET token_expires_at = $expires, updated_at = time::now()
+                         WHERE consultation = $c AND token_hash != NONE;
+                 }};
+                 RETURN IF array::len($moved) > 0 THEN (SELECT {CONSULTATION_FIELDS} FROM ONLY $c) ELSE NONE END;
+                 COMMIT;"
+            ))
+            .bind(("key", consultation_key.to_string()))
+            .bind(("at", at))
+            .bind(("expires", expires))
+            .await?;
+        if let Some(error) = response.take_errors().into_values().next() {
+            return Err(error.into());
+        }
+        for index in 0..response.num_statements() {
+            if let Ok(Some(row)) = response.take::<Option<ConsultationRow>>(index) {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+
     /// Moves a consultation from `from` to `to` if it is still in `from`,
     /// and records who did it. Returns false when someone else moved it first.
     pub async fn transition(

@@ -35,7 +35,9 @@ pub fn calendar(event: &Event) -> String {
         format!("DTEND:{}", stamp(end)),
         format!("SUMMARY:{}", escape(event.summary)),
         format!("DESCRIPTION:{}", escape(event.description)),
-        format!("SEQUENCE:{}", u8::from(event.cancelled)),
+        // Each new version of the event (a new time, a cancellation) must
+        // carry a higher sequence: minutes since 1970 at the time it is made.
+        format!("SEQUENCE:{}", event.stamp.timestamp() / 60),
         format!(
             "STATUS:{}",
             if event.cancelled {
@@ -136,7 +138,7 @@ mod tests {
     fn a_cancellation_names_the_same_event() {
         let ics = event(true);
         assert!(ics.contains("METHOD:CANCEL") && ics.contains("STATUS:CANCELLED"));
-        assert!(ics.contains("UID:c1@visita") && ics.contains("SEQUENCE:1"));
+        assert!(ics.contains("UID:c1@visita") && ics.contains("SEQUENCE:29847600"));
         assert!(!ics.contains("VALARM"));
     }
 }

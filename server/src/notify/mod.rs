@@ -189,6 +189,16 @@ impl Notifier {
     /// The messages a new booking queues: an invite on each channel the
     /// patient gave, and the reminders still ahead.
     pub fn plan_booking(&self, booking: &Booking) -> Vec<NewNotification> {
+        let first = match booking.scheduled_at {
+            Some(_) => Kind::Invite,
+            None => Kind::InviteNow,
+        };
+        self.plan(booking, first)
+    }
+
+    /// `first` now on each channel the patient gave, then the reminders
+    /// still ahead.
+    fn plan(&self, booking: &Booking, first: Kind) -> Vec<NewNotification> {
         let now = self.now();
         let mut rows = Vec::new();
         let channels = [
@@ -209,11 +219,7 @@ impl Notifier {
                 status: if ready { "queued" } else { "failed" }.to_string(),
                 error: (!ready).then(|| not_ready.to_string()),
             };
-            let invite = match booking.scheduled_at {
-                Some(_) => Kind::Invite,
-                None => Kind::InviteNow,
-            };
-            rows.push(row(invite, None, now));
+            rows.push(row(first, None, now));
             if !ready {
                 continue;
             }
@@ -224,6 +230,37 @@ impl Notifier {
             }
         }
         rows
+    }
+
+    /// A consultation moved: what was queued for the old time goes; the
+    /// patient is told the new time on each channel, and the reminders
+    /// follow the new time.
+    pub async fn rescheduled(&self, row: &ConsultationRow) {
+        let key = row.key();
+        let booking = Booking {
+            email: row.patient_email.as_deref(),
+            phone: row.patient_phone.as_deref(),
+            language: &row.language,
+            timezone: &row.timezone,
+            scheduled_at: row.scheduled_at,
+        };
+        let result = async {
+            self.db
+                .cancel_queued_notifications(&key, "the consultation was moved", self.now())
+                .await?;
+            let patient = self.db.patient_of(&key).await?;
+            self.db
+                .enqueue_notifications(
+                    Some(&key),
+                    patient.as_deref(),
+                    self.plan(&booking, Kind::Reschedule),
+                )
+                .await
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "could not queue the messages of a new time");
+        }
     }
 
     /// A consultation was called off: what was still queued goes, and each
@@ -495,7 +532,7 @@ impl Notifier {
             return Ok(Composed::Sms(rendered.sms));
         }
         let calendar = match (kind, c.scheduled_at) {
-            (Kind::Invite | Kind::Cancellation, Some(start)) => {
+            (Kind::Invite | Kind::Reschedule | Kind::Cancellation, Some(start)) => {
                 let cancelled = kind == Kind::Cancellation;
                 let uid = format!("{}@{}", c.key(), self.host());
                 let description = if cancelled {

@@ -19,6 +19,8 @@ pub enum Kind {
     /// A consultation "now".
     InviteNow,
     Reminder,
+    /// The consultation moved to another time.
+    Reschedule,
     Cancellation,
     /// The administrator's "send a test message".
     Test,
@@ -27,10 +29,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Invite,
         Kind::InviteNow,
         Kind::Reminder,
+        Kind::Reschedule,
         Kind::Cancellation,
         Kind::Test,
         Kind::PatientCancelled,
@@ -41,6 +44,7 @@ impl Kind {
             Kind::Invite => "invite",
             Kind::InviteNow => "invite_now",
             Kind::Reminder => "reminder",
+            Kind::Reschedule => "reschedule",
             Kind::Cancellation => "cancellation",
             Kind::Test => "test",
             Kind::PatientCancelled => "patient_cancelled",
@@ -53,7 +57,10 @@ impl Kind {
 
     /// Whether the message carries the patient's link.
     pub fn has_link(self) -> bool {
-        matches!(self, Kind::Invite | Kind::InviteNow | Kind::Reminder)
+        matches!(
+            self,
+            Kind::Invite | Kind::InviteNow | Kind::Reminder | Kind::Reschedule
+        )
     }
 }
 
@@ -186,6 +193,10 @@ macro_rules! embedded {
                         "test.txt" => Some(include_str!(concat!("../../templates/notify/", $lang, "/test.txt"))),
                         "test.html" => Some(include_str!(concat!("../../templates/notify/", $lang, "/test.html"))),
                         "test.sms" => Some(include_str!(concat!("../../templates/notify/", $lang, "/test.sms"))),
+                        "reschedule.subject" => Some(include_str!(concat!("../../templates/notify/", $lang, "/reschedule.subject"))),
+                        "reschedule.txt" => Some(include_str!(concat!("../../templates/notify/", $lang, "/reschedule.txt"))),
+                        "reschedule.html" => Some(include_str!(concat!("../../templates/notify/", $lang, "/reschedule.html"))),
+                        "reschedule.sms" => Some(include_str!(concat!("../../templates/notify/", $lang, "/reschedule.sms"))),
                         "patient_cancelled.subject" => Some(include_str!(concat!("../../templates/notify/", $lang, "/patient_cancelled.subject"))),
                         "patient_cancelled.txt" => Some(include_str!(concat!("../../templates/notify/", $lang, "/patient_cancelled.txt"))),
                         "patient_cancelled.html" => Some(include_str!(concat!("../../templates/notify/", $lang, "/patient_cancelled.html"))),

@@ -272,8 +272,9 @@ fn expected(who: Who, allowed: &[Who], staff_only: bool) -> Expect {
 
 fn outcome(status: StatusCode) -> Expect {
     match status.as_u16() {
-        // 429: let through, then held back by a limit on how often.
-        200..=399 | 429 => Expect::Ok,
+        // 409 and 429: let through, then refused by the consultation's
+        // state (a waiting one cannot be moved) or a limit on how often.
+        200..=399 | 409 | 429 => Expect::Ok,
         401 => Expect::Unauthorized,
         403 => Expect::Forbidden,
         other => panic!("unexpected status {other}"),
@@ -300,6 +301,12 @@ async fn every_caller_against_every_consultation_function_and_route() {
         (
             "/api/consultations/reissue-link",
             format!("participant={}", w.guest),
+            booking.to_vec(),
+            true,
+        ),
+        (
+            "/api/consultations/reschedule",
+            format!("consultation={c}&scheduled_for=2099-01-01T10:00&clinician_timezone=UTC"),
             booking.to_vec(),
             true,
         ),

@@ -471,3 +471,69 @@ async fn a_hospital_gateway_over_http_gets_the_message_and_its_refusals_show() {
     assert_eq!(notifier.tick().await.unwrap(), 1);
     assert_eq!(seen.lock().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn moving_a_consultation_tells_the_patient_and_moves_the_reminders() {
+    let db = Db::in_memory().await.unwrap();
+    let clock = ManualClock::at(at("2027-05-03T08:00:00Z"));
+    let n = node(&db, &clock, &LinkKey::random(), "node-a");
+    let client = ClientInfo::default();
+    let doctor = doctor(&db).await;
+    let created = n
+        .service
+        .create(
+            &doctor,
+            booking("06 12 34 56 78", "2027-05-10T10:00"),
+            &client,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n.notifier.tick().await.unwrap(), 1);
+    n.service
+        .reschedule(
+            &doctor,
+            &created.id,
+            "2027-05-12T15:30",
+            "Europe/Paris",
+            &client,
+        )
+        .await
+        .unwrap();
+    let rows = messages(&db, &created.id.0).await;
+    // The old reminders are called off; new ones follow the new time
+    // (15:30 Paris in May is 13:30 UTC).
+    let old: Vec<_> = rows
+        .iter()
+        .filter(|r| r.kind == "reminder" && r.status == "cancelled")
+        .collect();
+    assert_eq!(old.len(), 2, "{rows:#?}");
+    let new_day = rows
+        .iter()
+        .find(|r| r.kind == "reminder" && r.status == "queued" && r.offset.as_deref() == Some("1d"))
+        .unwrap();
+    assert_eq!(new_day.due_at, at("2027-05-11T13:30:00Z"));
+    // The patient is told at once, with the link that still opens.
+    assert_eq!(n.notifier.tick().await.unwrap(), 1);
+    let rows = messages(&db, &created.id.0).await;
+    let told = find(&rows, "reschedule", None);
+    let text = told.outbox.as_deref().unwrap();
+    assert!(text.contains("déplacée au 12/05/2027 15:30"), "{text}");
+    assert_eq!(secret_of(text), secret_of(&created.patient_link));
+    // Once the patient is in, it can no longer be moved.
+    n.service
+        .join(&secret_of(text), None, &client)
+        .await
+        .unwrap();
+    let refused = n
+        .service
+        .reschedule(
+            &doctor,
+            &created.id,
+            "2027-05-13T15:30",
+            "Europe/Paris",
+            &client,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, AppError::Conflict(_)), "{refused:?}");
+}
