@@ -295,17 +295,13 @@ impl Notifier {
                 continue;
             }
             match self.db.anything_sent(&key, channel).await {
-                Ok(true) => rows.push(NewNotification {
-                    channel: channel.to_string(),
-                    kind: Kind::Cancellation.as_str().to_string(),
-                    offset: None,
-                    recipient: recipient.to_string(),
-                    language: row.language.clone(),
-                    text: None,
-                    due_at: now,
-                    status: "queued".into(),
-                    error: None,
-                }),
+                Ok(true) => rows.push(send_now(
+                    channel,
+                    Kind::Cancellation,
+                    recipient,
+                    &row.language,
+                    now,
+                )),
                 Ok(false) => {}
                 Err(error) => tracing::error!(%error, "could not read what was sent"),
             }
@@ -313,17 +309,13 @@ impl Notifier {
         if answered_on.is_some() && self.mailer.is_some() {
             // The patient cancelled: their clinician hears of it by email too.
             match self.db.host_email(&key).await {
-                Ok(Some(email)) => rows.push(NewNotification {
-                    channel: "email".into(),
-                    kind: Kind::PatientCancelled.as_str().to_string(),
-                    offset: None,
-                    recipient: email,
-                    language: row.language.clone(),
-                    text: None,
-                    due_at: now,
-                    status: "queued".into(),
-                    error: None,
-                }),
+                Ok(Some(email)) => rows.push(send_now(
+                    "email",
+                    Kind::PatientCancelled,
+                    &email,
+                    &row.language,
+                    now,
+                )),
                 Ok(None) => {}
                 Err(error) => tracing::error!(%error, "could not read the clinician's address"),
             }
@@ -580,6 +572,27 @@ impl Notifier {
             .split_once("://")
             .map_or(self.public_url.as_str(), |(_, r)| r);
         rest.split(['/', ':']).next().unwrap_or("visita")
+    }
+}
+
+/// A message to send as soon as the scheduler sees it.
+fn send_now(
+    channel: &str,
+    kind: Kind,
+    recipient: &str,
+    language: &str,
+    now: DateTime<Utc>,
+) -> NewNotification {
+    NewNotification {
+        channel: channel.to_string(),
+        kind: kind.as_str().to_string(),
+        offset: None,
+        recipient: recipient.to_string(),
+        language: language.to_string(),
+        text: None,
+        due_at: now,
+        status: "queued".into(),
+        error: None,
     }
 }
 
