@@ -232,9 +232,7 @@ impl AccountService {
             outcome,
             actor_participant: None,
         };
-        if let Err(error) = self.db.audit(entry).await {
-            tracing::error!(%error, action, "could not write an audit event");
-        }
+        self.db.audit_or_log(entry).await;
     }
 
     /// Counts this attempt against the account and the address, or refuses

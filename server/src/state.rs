@@ -5,7 +5,7 @@ use crate::auth::token::LinkKey;
 use crate::config::Config;
 use crate::consultations::ConsultationService;
 use crate::db::Db;
-use crate::notify::clock::{Clock, SystemClock};
+use crate::notify::clock::SystemClock;
 use crate::notify::{Notifier, SetupError};
 use crate::realtime::Hub;
 use crate::sfu::Sfu;
@@ -45,23 +45,11 @@ impl AppState {
         stop: watch::Receiver<bool>,
         media_secret: Vec<u8>,
     ) -> Result<Self, SetupError> {
-        Self::with_clock(config, db, hub, stop, media_secret, Arc::new(SystemClock))
-    }
-
-    /// As [`AppState::new`], with the messages' clock given (tests).
-    pub fn with_clock(
-        config: Config,
-        db: Db,
-        hub: Hub,
-        stop: watch::Receiver<bool>,
-        media_secret: Vec<u8>,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, SetupError> {
         let links = LinkKey::derive(&media_secret);
         let notifier = Arc::new(Notifier::new(
             &config,
             db.clone(),
-            clock,
+            Arc::new(SystemClock),
             links,
             node_name(&config),
         )?);

@@ -265,9 +265,7 @@ impl ConsultationService {
             outcome,
             actor_participant,
         };
-        if let Err(error) = self.db.audit(entry).await {
-            tracing::error!(%error, action, "could not write an audit event");
-        }
+        self.db.audit_or_log(entry).await;
     }
 
     /// Asks the policy; a refusal is audited before it is returned.

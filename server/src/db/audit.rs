@@ -27,7 +27,37 @@ pub struct AuditRow {
     pub outcome: String,
 }
 
+impl AuditEntry {
+    /// An event by a signed-in staff member, from where the request came.
+    pub fn by_staff(
+        who: &app::domain::Principal,
+        action: &'static str,
+        target: String,
+        client: &app::ssr::ClientInfo,
+        outcome: &'static str,
+    ) -> Self {
+        Self {
+            actor_key: Some(who.user_id.0.clone()),
+            actor_email: Some(who.email.clone()),
+            action,
+            target: Some(target),
+            ip: client.ip.map(|ip| ip.to_string()),
+            outcome,
+            actor_participant: None,
+        }
+    }
+}
+
 impl Db {
+    /// Records an event; a failure to record is logged, never shown to
+    /// the person acting (their action already happened).
+    pub async fn audit_or_log(&self, entry: AuditEntry) {
+        let action = entry.action;
+        if let Err(error) = self.audit(entry).await {
+            tracing::error!(%error, action, "could not write an audit event");
+        }
+    }
+
     pub async fn audit(&self, entry: AuditEntry) -> Result<(), DbError> {
         self.inner
             .query(

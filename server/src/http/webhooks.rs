@@ -149,15 +149,14 @@ pub async fn twilio_inbound(
     {
         tracing::error!(%error, "could not record the patient's answer");
     }
-    let _ = db
-        .audit(AuditEntry {
-            action: "consultation.patient_reply",
-            target: Some(format!("consultation:{key}")),
-            outcome: reply.as_str(),
-            actor_participant: Some("patient:sms".into()),
-            ..AuditEntry::default()
-        })
-        .await;
+    db.audit_or_log(AuditEntry {
+        action: "consultation.patient_reply",
+        target: Some(format!("consultation:{key}")),
+        outcome: reply.as_str(),
+        actor_participant: Some("patient:sms".into()),
+        ..AuditEntry::default()
+    })
+    .await;
     let lang = Lang::from_code(&row.language).unwrap_or_default();
     let when = row
         .scheduled_at

@@ -141,18 +141,9 @@ impl Notifier {
         client: &ClientInfo,
         outcome: &'static str,
     ) {
-        let entry = AuditEntry {
-            actor_key: Some(who.user_id.0.clone()),
-            actor_email: Some(who.email.clone()),
-            action,
-            target: Some(target),
-            ip: client.ip.map(|ip| ip.to_string()),
-            outcome,
-            actor_participant: None,
-        };
-        if let Err(error) = self.db.audit(entry).await {
-            tracing::error!(%error, action, "could not write an audit event");
-        }
+        self.db
+            .audit_or_log(AuditEntry::by_staff(who, action, target, client, outcome))
+            .await;
     }
 
     fn test_values(&self) -> Values {

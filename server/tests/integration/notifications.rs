@@ -6,11 +6,10 @@
 //! (the outbox), which is a real, shipped gateway.
 
 use app::consultation::{DEFAULT_QUEUE, InviteOutcome, NewConsultation, QueueId};
-use app::domain::{NewUser, Principal, Role, UserId};
+use app::domain::Principal;
 use app::error::AppError;
 use app::ssr::{ClientInfo, Consultations};
 use chrono::{DateTime, Utc};
-use server::accounts::AccountService;
 use server::auth::token::LinkKey;
 use server::config::Config;
 use server::consultations::ConsultationService;
@@ -58,27 +57,7 @@ fn node(db: &Db, clock: &ManualClock, links: &LinkKey, name: &str) -> Node {
 }
 
 async fn doctor(db: &Db) -> Principal {
-    let summary = AccountService::new(db.clone(), &config())
-        .create_user_unchecked(
-            NewUser {
-                email: "house@h.org".into(),
-                name: "Dr House".into(),
-                roles: vec![Role::Doctor],
-                password: "a long enough password".into(),
-            },
-            None,
-            None,
-        )
-        .await
-        .unwrap();
-    Principal {
-        user_id: UserId(summary.id.0),
-        email: "house@h.org".into(),
-        name: "Dr House".into(),
-        roles: vec![Role::Doctor],
-        queues: vec![QueueId(DEFAULT_QUEUE.into())],
-        languages: Vec::new(),
-    }
+    crate::common::doctor(db, &config()).await
 }
 
 fn booking(phone: &str, when: &str) -> NewConsultation {

@@ -5,12 +5,11 @@
 
 use crate::common::{router_on, send};
 use app::consultation::{DEFAULT_QUEUE, NewConsultation, QueueId};
-use app::domain::{NewUser, Principal, Role, UserId};
+use app::domain::Principal;
 use app::ssr::{ClientInfo, Consultations};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use server::accounts::AccountService;
 use server::config::Config;
 use server::consultations::ConsultationService;
 use server::db::Db;
@@ -37,27 +36,7 @@ fn config() -> Config {
 
 async fn setup() -> (Router, Db, ConsultationService, Principal) {
     let db = Db::in_memory().await.unwrap();
-    let summary = AccountService::new(db.clone(), &config())
-        .create_user_unchecked(
-            NewUser {
-                email: "house@h.org".into(),
-                name: "Dr House".into(),
-                roles: vec![Role::Doctor],
-                password: "a long enough password".into(),
-            },
-            None,
-            None,
-        )
-        .await
-        .unwrap();
-    let doctor = Principal {
-        user_id: UserId(summary.id.0),
-        email: "house@h.org".into(),
-        name: "Dr House".into(),
-        roles: vec![Role::Doctor],
-        queues: vec![QueueId(DEFAULT_QUEUE.into())],
-        languages: Vec::new(),
-    };
+    let doctor = crate::common::doctor(&db, &config()).await;
     let service = ConsultationService::new(db.clone(), &config());
     (router_on(db.clone(), config()), db, service, doctor)
 }

@@ -97,3 +97,31 @@ pub async fn sign_in(app: &Router, email: &str, password: &str) -> String {
     );
     cookie.split(';').next().unwrap().to_string()
 }
+
+/// "Dr House", a doctor of the default queue, created straight in `db`:
+/// the clinician of the messaging tests.
+pub async fn doctor(db: &Db, config: &Config) -> app::domain::Principal {
+    use app::consultation::{DEFAULT_QUEUE, QueueId};
+    use app::domain::{NewUser, Principal, Role, UserId};
+    let summary = AccountService::new(db.clone(), config)
+        .create_user_unchecked(
+            NewUser {
+                email: "house@h.org".into(),
+                name: "Dr House".into(),
+                roles: vec![Role::Doctor],
+                password: "a long enough password".into(),
+            },
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    Principal {
+        user_id: UserId(summary.id.0),
+        email: "house@h.org".into(),
+        name: "Dr House".into(),
+        roles: vec![Role::Doctor],
+        queues: vec![QueueId(DEFAULT_QUEUE.into())],
+        languages: Vec::new(),
+    }
+}
