@@ -322,12 +322,13 @@ mod tests {
 }
 
 /// How messages are set up, as the administrator sees it: label and value
-/// rows per part, secrets shown only as "set".
+/// rows per part, secrets shown only as "set", and the editable set-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessagingSettings {
     pub email: Vec<(String, String)>,
     pub sms: Vec<(String, String)>,
     pub general: Vec<(String, String)>,
+    pub setup: crate::channel_setup::ChannelSetup,
 }
 
 /// A text the `log` gateway kept instead of sending.

@@ -6,6 +6,7 @@
 //!
 //! ## Layout
 //! - [`domain`] — roles, accounts, validation rules: plain data.
+//! - [`channel_setup`] — the email and text-message fields the console edits.
 //! - [`authz`] — `authorize(principal, action, resource)`, the one policy.
 //! - [`error`] — `AppError`, what every server function returns.
 //! - [`api`] — server functions (`POST /api/…`), one module per resource.
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod authz;
 pub mod call;
+pub mod channel_setup;
 pub mod components;
 pub mod consultation;
 pub mod domain;

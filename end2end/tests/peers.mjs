@@ -5,7 +5,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,13 +14,41 @@ import { freePort } from './support.mjs';
 const TOOLS = process.env.VISITA_TOOLS ?? join(homedir(), '.cache/visita/tools');
 export const PYTHON = process.env.VISITA_TEST_PYTHON ?? join(TOOLS, 'python/bin/python');
 
-/** aiosmtpd on a free loopback port; `messages()` lists the Maildir's files. */
-export async function startSmtp() {
+/**
+ * A hospital's own authority (`ca`) and the certificate it signed for
+ * 127.0.0.1 (`cert`, `key`), as PEM files in a new folder (openssl).
+ */
+export async function makeCertificate() {
+  const dir = await mkdtemp(join(tmpdir(), 'visita-cert-'));
+  const path = (name) => join(dir, name);
+  const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', path('ca-key.pem'), '-out', path('ca.pem'), '-days', '2',
+    '-subj', '/CN=Visita test authority', '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign');
+  openssl('req', ...ec, '-keyout', path('key.pem'), '-out', path('server.csr'), '-subj', '/CN=127.0.0.1');
+  await writeFile(path('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  openssl('x509', '-req', '-in', path('server.csr'), '-CA', path('ca.pem'), '-CAkey', path('ca-key.pem'),
+    '-CAcreateserial', '-out', path('cert.pem'), '-days', '2', '-extfile', path('server.ext'));
+  return { ca: path('ca.pem'), cert: path('cert.pem'), key: path('key.pem'), dir };
+}
+
+/**
+ * aiosmtpd on a free loopback port; `messages()` lists the Maildir's files.
+ * `tls`: `{ mode: 'starttls' | 'smtps', cert, key }` — with STARTTLS,
+ * aiosmtpd refuses mail before the client has switched to TLS.
+ */
+export async function startSmtp({ tls } = {}) {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'visita-smtp-'));
+  const tlsArgs = !tls
+    ? []
+    : tls.mode === 'smtps'
+      ? ['--smtpscert', tls.cert, '--smtpskey', tls.key]
+      : ['--tlscert', tls.cert, '--tlskey', tls.key];
   const child = spawn(
     PYTHON,
-    ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', join(dir, 'Maildir')],
+    ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, ...tlsArgs, '-c', 'aiosmtpd.handlers.Mailbox', join(dir, 'Maildir')],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -46,6 +74,7 @@ export async function startSmtp() {
   const newDir = join(dir, 'Maildir', 'new');
   return {
     port,
+    output: () => output,
     /** Paths of the messages received so far. */
     async messages() {
       try {

@@ -39,6 +39,8 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     let media_secret = db.media_secret().await?;
     let state = AppState::new(config.clone(), db.clone(), hub, stop.clone(), media_secret)
         .map_err(|e| CommandError::Invalid(e.to_string()))?;
+    // The console's messaging set-up, if one was saved, from the first request.
+    state.notifier.follow_console().await;
     let scheduler = tokio::spawn(state.notifier.clone().run(stop));
     let turn = match config.media.builtin_turn_port {
         None => None,

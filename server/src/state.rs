@@ -1,7 +1,6 @@
 //! What every request handler shares.
 
 use crate::accounts::AccountService;
-use crate::auth::token::LinkKey;
 use crate::config::Config;
 use crate::consultations::ConsultationService;
 use crate::db::Db;
@@ -45,12 +44,11 @@ impl AppState {
         stop: watch::Receiver<bool>,
         media_secret: Vec<u8>,
     ) -> Result<Self, SetupError> {
-        let links = LinkKey::derive(&media_secret);
         let notifier = Arc::new(Notifier::new(
             &config,
             db.clone(),
             Arc::new(SystemClock),
-            links,
+            &media_secret,
             node_name(&config),
         )?);
         Ok(Self {

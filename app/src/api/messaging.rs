@@ -54,3 +54,41 @@ pub async fn send_test_message(channel: String, to: String) -> Result<String, Ap
         .await,
     )
 }
+
+/// Saves the email and text-message set-up from the console (the fields of
+/// `channel_setup::FIELDS`, as `values[key]`).
+#[server(endpoint = "messaging/setup")]
+pub async fn save_messaging_setup(
+    values: std::collections::BTreeMap<String, String>,
+) -> Result<(), AppError> {
+    use crate::authz::{Action, Resource, authorize};
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            let who = ctx.require_principal()?;
+            ctx.services
+                .messaging
+                .save_setup(who, values, &ctx.client)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Goes back to the set-up of the server's file and environment.
+#[server(endpoint = "messaging/setup/forget")]
+pub async fn forget_messaging_setup() -> Result<(), AppError> {
+    use crate::authz::{Action, Resource, authorize};
+    use crate::ssr::{ctx, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            let who = ctx.require_principal()?;
+            ctx.services.messaging.forget_setup(who, &ctx.client).await
+        }
+        .await,
+    )
+}

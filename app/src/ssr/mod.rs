@@ -309,6 +309,17 @@ pub trait Messaging: Send + Sync {
         to: &str,
         client: &ClientInfo,
     ) -> Result<String, AppError>;
+    /// Checks and saves the email and text-message set-up (keys of
+    /// `channel_setup::FIELDS`; a secret left empty keeps its value,
+    /// `forget_<key>` removes it); every node uses it within seconds.
+    async fn save_setup(
+        &self,
+        who: &Principal,
+        values: std::collections::BTreeMap<String, String>,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+    /// Drops the console's set-up: the server's file and environment apply.
+    async fn forget_setup(&self, who: &Principal, client: &ClientInfo) -> Result<(), AppError>;
 }
 
 /// Everything the server hands to server functions.

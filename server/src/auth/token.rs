@@ -69,7 +69,7 @@ impl LinkKey {
     }
 }
 
-fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub(crate) fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(message);

@@ -5,6 +5,8 @@
 
 mod notify;
 
+use crate::notify::ChannelConfig;
+use crate::notify::console::ChannelValues;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -80,6 +82,9 @@ pub struct Config {
     pub media: MediaConfig,
     /// Email, text messages, reminders.
     pub notify: crate::notify::NotifyConfig,
+    /// Seals the secrets saved in the admin console; without it they are
+    /// sealed under the installation secret, which lives in the database.
+    pub secrets_key: Option<Secret>,
 }
 
 /// Where media flows: the SFU's UDP ports, the address it announces, the
@@ -199,6 +204,7 @@ const KEYS: &[&str] = &[
     "reminder_offsets",
     "notify_max_per_hour",
     "notify_templates_dir",
+    "secrets_key",
     "smtp_host",
     "smtp_port",
     "smtp_security",
@@ -233,6 +239,9 @@ struct Raw {
 /// Raw values gathered from the file and the environment, before parsing.
 struct Sources {
     values: BTreeMap<&'static str, Raw>,
+    /// Values typed in the console: an error names the field, not a
+    /// variable.
+    from_console: bool,
 }
 
 impl Sources {
@@ -296,7 +305,31 @@ impl Sources {
                 );
             }
         }
-        Ok(Self { values })
+        Ok(Self {
+            values,
+            from_console: false,
+        })
+    }
+
+    /// The console's values of the email and text-message keys.
+    fn console(values: &ChannelValues) -> Self {
+        let values = values
+            .iter()
+            .filter_map(|(name, value)| {
+                let key = KEYS.iter().find(|k| **k == name)?;
+                Some((
+                    *key,
+                    Raw {
+                        value: value.to_string(),
+                        source: key.to_string(),
+                    },
+                ))
+            })
+            .collect();
+        Self {
+            values,
+            from_console: true,
+        }
     }
 
     fn get(&self, key: &'static str) -> Option<&Raw> {
@@ -306,15 +339,26 @@ impl Sources {
     }
 
     fn error(&self, key: &'static str, problem: String) -> ConfigError {
-        let source = self
-            .values
-            .get(key)
-            .map_or_else(|| env_name(key), |r| r.source.clone());
+        let source = match self.values.get(key) {
+            Some(raw) => raw.source.clone(),
+            None if self.from_console => key.to_string(),
+            None => env_name(key),
+        };
         ConfigError {
             key: source,
             problem,
         }
     }
+}
+
+/// The email and text-message set-up from the values an administrator saved
+/// in the console, checked as the same keys of `visita.toml` are; an
+/// error's `key` is the field's.
+pub fn channels_from_console(
+    values: &ChannelValues,
+    public_url: &str,
+) -> Result<ChannelConfig, ConfigError> {
+    notify::parse_channels(&Sources::console(values), public_url)
 }
 
 impl Config {
@@ -479,6 +523,16 @@ impl Config {
 
         let media = parse_media(&src, &public_url)?;
         let notify = notify::parse(&src, &public_url)?;
+        let secrets_key = src.get("secrets_key").map(|r| Secret::new(r.value.trim()));
+        if let Some(key) = &secrets_key
+            && key.expose().len() < 32
+        {
+            return Err(src.error(
+                "secrets_key",
+                "is shorter than 32 characters: use a long random value (openssl rand -hex 32)"
+                    .into(),
+            ));
+        }
 
         let db_user = text("db_user");
         let db_password = src.get("db_password").map(|r| Secret::new(r.value.clone()));
@@ -520,6 +574,7 @@ impl Config {
             attachment_max_bytes,
             media,
             notify,
+            secrets_key,
         })
     }
 }

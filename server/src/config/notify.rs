@@ -1,17 +1,16 @@
 //! The messaging keys: SMTP, the text-message gateway, reminders.
 
 use super::{ConfigError, Secret, Sources};
+use crate::notify::console::ChannelValues;
 use crate::notify::email::{Security, SmtpConfig};
 use crate::notify::phone::DefaultCountry;
 use crate::notify::schedule::parse_offsets;
 use crate::notify::sms::{HttpGatewayConfig, TwilioConfig};
-use crate::notify::{NotifyConfig, SmsChoice};
+use crate::notify::{ChannelConfig, NotifyConfig, SmsChoice};
 use std::path::PathBuf;
 
 pub(super) fn parse(src: &Sources, public_url: &str) -> Result<NotifyConfig, ConfigError> {
     let text = |key: &'static str| src.get(key).map(|r| r.value.trim().to_string());
-    let secret = |key: &'static str| src.get(key).map(|r| Secret::new(r.value.trim()));
-    let missing = |key: &'static str, why: &str| src.error(key, format!("is missing: {why}"));
 
     let default_country = match text("default_country") {
         None => DefaultCountry::parse("CH").expect("CH is a country"),
@@ -45,6 +44,25 @@ pub(super) fn parse(src: &Sources, public_url: &str) -> Result<NotifyConfig, Con
             format!("{} is not a folder", dir.display()),
         ));
     }
+
+    Ok(NotifyConfig {
+        channels: parse_channels(src, public_url)?,
+        default_country,
+        reminder_offsets,
+        max_per_recipient_per_hour,
+        templates_dir,
+    })
+}
+
+/// The email and text-message keys alone (the ones the console edits): from
+/// the file and environment at start, from the console's values afterwards.
+pub(super) fn parse_channels(
+    src: &Sources,
+    public_url: &str,
+) -> Result<ChannelConfig, ConfigError> {
+    let text = |key: &'static str| src.get(key).map(|r| r.value.trim().to_string());
+    let secret = |key: &'static str| src.get(key).map(|r| Secret::new(r.value.trim()));
+    let missing = |key: &'static str, why: &str| src.error(key, format!("is missing: {why}"));
 
     let smtp = match text("smtp_host") {
         None => None,
@@ -142,7 +160,7 @@ pub(super) fn parse(src: &Sources, public_url: &str) -> Result<NotifyConfig, Con
             if from.is_none() && messaging_service_sid.is_none() {
                 return Err(missing(
                     "twilio_from",
-                    "Twilio needs a sender number (or VISITA_TWILIO_MESSAGING_SERVICE_SID)",
+                    "Twilio needs a sender number (or a messaging service SID)",
                 ));
             }
             let api_base = text("twilio_api_base")
@@ -239,12 +257,12 @@ pub(super) fn parse(src: &Sources, public_url: &str) -> Result<NotifyConfig, Con
         }
     };
 
-    Ok(NotifyConfig {
+    Ok(ChannelConfig {
         smtp,
         sms,
-        default_country,
-        reminder_offsets,
-        max_per_recipient_per_hour,
-        templates_dir,
+        values: ChannelValues::from_pairs(app::channel_setup::FIELDS.iter().filter_map(|f| {
+            src.get(f.key)
+                .map(|raw| (f.key, raw.value.trim().to_string()))
+        })),
     })
 }

@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_notifications",
         include_str!("migrations/0005_notifications.surql"),
     ),
+    (
+        6,
+        "0006_settings",
+        include_str!("migrations/0006_settings.surql"),
+    ),
 ];
 
 const BOOKKEEPING: &str = "
@@ -110,7 +115,8 @@ mod tests {
                 "0002_consultations".to_string(),
                 "0003_translator_orgs".to_string(),
                 "0004_media".to_string(),
-                "0005_notifications".to_string()
+                "0005_notifications".to_string(),
+                "0006_settings".to_string()
             ]
         );
         assert!(

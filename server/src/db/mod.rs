@@ -10,6 +10,7 @@ mod media;
 mod migrate;
 mod notifications;
 mod sessions;
+mod settings;
 mod translators;
 mod users;
 
@@ -21,6 +22,7 @@ pub use consultations::{
 };
 pub use notifications::{MessageContext, NewNotification, NotificationRow};
 pub use sessions::SessionRow;
+pub use settings::SettingRow;
 pub use translators::TranslatorOrgRow;
 pub use users::UserRow;
 pub(crate) use users::record_key;

@@ -4,19 +4,20 @@
 //! of the `log` gateway. Each is written to the audit trail.
 
 use super::templates::{Kind, Values};
-use super::{Notifier, SmsChoice, phone};
-use crate::config::Config;
-use crate::db::AuditEntry;
+use super::{ChannelConfig, Notifier, NotifyConfig, Origin, SmsChoice, phone};
 use crate::timezones::short_in_zone;
+use app::channel_setup::ChannelSetup;
 use app::domain::{MessagingSettings, OutboxEntry, Principal, looks_like_email};
 use app::error::AppError;
 use app::i18n::Lang;
 use app::ssr::{ClientInfo, Messaging};
 use async_trait::async_trait;
 
-/// Label/value rows of the set-up; a secret is only said to be set.
-pub(super) fn settings_of(config: &Config) -> MessagingSettings {
-    let n = &config.notify;
+type Rows = Vec<(String, String)>;
+
+/// Label/value rows of the email and text-message set-up; a secret is only
+/// said to be set.
+fn channel_rows(n: &ChannelConfig, public_url: &str) -> (Rows, Rows) {
     let row = |label: &str, value: String| (label.to_string(), value);
     let set = |present: bool| {
         if present {
@@ -69,11 +70,7 @@ pub(super) fn settings_of(config: &Config) -> MessagingSettings {
             row("API", t.api_base.clone()),
             row(
                 "Incoming messages webhook",
-                format!(
-                    "{}{}",
-                    config.public_url,
-                    crate::http::webhooks::INBOUND_PATH
-                ),
+                format!("{public_url}{}", crate::http::webhooks::INBOUND_PATH),
             ),
         ],
         SmsChoice::Http(h) => vec![
@@ -94,7 +91,13 @@ pub(super) fn settings_of(config: &Config) -> MessagingSettings {
             row("Body", format!("{} — {}", h.content_type, h.body)),
         ],
     };
-    let general = vec![
+    (email, sms)
+}
+
+/// The rows only the server's file and environment set.
+pub(super) fn general_settings(n: &NotifyConfig) -> Rows {
+    let row = |label: &str, value: String| (label.to_string(), value);
+    vec![
         row(
             "Country of numbers without a code",
             n.default_country.code().to_string(),
@@ -124,28 +127,10 @@ pub(super) fn settings_of(config: &Config) -> MessagingSettings {
                 format!("built in, overridden by {}", d.display())
             }),
         ),
-    ];
-    MessagingSettings {
-        email,
-        sms,
-        general,
-    }
+    ]
 }
 
 impl Notifier {
-    async fn audit(
-        &self,
-        who: &Principal,
-        action: &'static str,
-        target: String,
-        client: &ClientInfo,
-        outcome: &'static str,
-    ) {
-        self.db
-            .audit_or_log(AuditEntry::by_staff(who, action, target, client, outcome))
-            .await;
-    }
-
     fn test_values(&self) -> Values {
         Values {
             clinic: self.clinic.clone(),
@@ -157,7 +142,48 @@ impl Notifier {
 #[async_trait]
 impl Messaging for Notifier {
     fn settings(&self) -> MessagingSettings {
-        self.settings.clone()
+        let channels = self.channels();
+        let (email, sms) = channel_rows(&channels.config, &self.public_url);
+        let (values, secrets_set) = channels.config.values.for_form();
+        let (origin, problem) = match &channels.origin {
+            Origin::File { problem } => (
+                "Set in the server's visita.toml or VISITA_* variables (see the README)."
+                    .to_string(),
+                problem.clone(),
+            ),
+            Origin::Console { by, at } => (
+                format!(
+                    "Saved in this console by {by} on {}; it takes the place of the server's file for email and text messages.",
+                    short_in_zone(*at, &self.timezone)
+                ),
+                None,
+            ),
+        };
+        MessagingSettings {
+            email,
+            sms,
+            general: self.general_settings.clone(),
+            setup: ChannelSetup {
+                values,
+                secrets_set,
+                from_console: matches!(channels.origin, Origin::Console { .. }),
+                origin,
+                problem,
+            },
+        }
+    }
+
+    async fn save_setup(
+        &self,
+        who: &Principal,
+        values: std::collections::BTreeMap<String, String>,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        self.save_console(who, values, client).await
+    }
+
+    async fn forget_setup(&self, who: &Principal, client: &ClientInfo) -> Result<(), AppError> {
+        self.forget_console(who, client).await
     }
 
     async fn outbox(
@@ -190,6 +216,7 @@ impl Messaging for Notifier {
         client: &ClientInfo,
     ) -> Result<String, AppError> {
         let to = to.trim();
+        let channels = self.channels();
         let rendered = self
             .templates
             .render(Lang::default(), Kind::Test, &self.test_values());
@@ -201,7 +228,7 @@ impl Messaging for Notifier {
                         "Enter an email address like name@example.org.",
                     ));
                 }
-                let Some(mailer) = &self.mailer else {
+                let Some(mailer) = &channels.mailer else {
                     return Err(AppError::Conflict(
                         super::NO_EMAIL.trim_start_matches("Not sent: ").into(),
                     ));
@@ -230,7 +257,7 @@ impl Messaging for Notifier {
             "sms" => {
                 let number = phone::to_e164(to, self.country)
                     .map_err(|e| AppError::invalid("to", e.to_string()))?;
-                let Some(gateway) = &self.sms else {
+                let Some(gateway) = &channels.sms else {
                     return Err(AppError::Conflict(
                         super::NO_SMS.trim_start_matches("Not sent: ").into(),
                     ));

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod clock;
+pub mod console;
 pub mod delivery;
 pub mod email;
 pub mod ics;
@@ -65,11 +66,20 @@ pub enum SmsChoice {
     Http(sms::HttpGatewayConfig),
 }
 
+/// The email and text-message part of the configuration: what the console
+/// can change while the server runs.
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    pub smtp: Option<email::SmtpConfig>,
+    pub sms: SmsChoice,
+    /// The values these were read from.
+    pub values: console::ChannelValues,
+}
+
 /// The messaging part of the configuration.
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
-    pub smtp: Option<email::SmtpConfig>,
-    pub sms: SmsChoice,
+    pub channels: ChannelConfig,
     /// Numbers typed without their country code are read in this one.
     pub default_country: phone::DefaultCountry,
     /// Reminders before a consultation at a set time.
@@ -90,13 +100,74 @@ pub struct Booking<'a> {
     pub scheduled_at: Option<DateTime<Utc>>,
 }
 
+/// The senders in use: replaced whole when the console's set-up changes, so
+/// a send in flight keeps the set it started with.
+struct Channels {
+    mailer: Option<Mailer>,
+    sms: Option<Arc<dyn SmsGateway>>,
+    twilio_token: Option<crate::config::Secret>,
+    config: ChannelConfig,
+    origin: Origin,
+    /// The revision of the console's row these follow (or failed to).
+    revision: Option<String>,
+}
+
+/// Where the senders' set-up comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Origin {
+    /// The node's file and environment; `problem` says why a set-up saved in
+    /// the console is not used.
+    File {
+        problem: Option<String>,
+    },
+    Console {
+        by: String,
+        at: DateTime<Utc>,
+    },
+}
+
+impl Channels {
+    fn new(
+        config: ChannelConfig,
+        origin: Origin,
+        revision: Option<String>,
+    ) -> Result<Self, SetupError> {
+        let mailer = config
+            .smtp
+            .clone()
+            .map(Mailer::new)
+            .transpose()
+            .map_err(SetupError::Smtp)?;
+        let (sms, twilio_token): (Option<Arc<dyn SmsGateway>>, _) = match &config.sms {
+            SmsChoice::None => (None, None),
+            SmsChoice::Log => (Some(Arc::new(sms::LogGateway)), None),
+            SmsChoice::Twilio(c) => (
+                Some(Arc::new(sms::Twilio::new(c.clone()))),
+                Some(c.auth_token.clone()),
+            ),
+            SmsChoice::Http(c) => (Some(Arc::new(sms::HttpGateway::new(c.clone()))), None),
+        };
+        Ok(Self {
+            mailer,
+            sms,
+            twilio_token,
+            config,
+            origin,
+            revision,
+        })
+    }
+}
+
 pub struct Notifier {
     db: Db,
     clock: Arc<dyn Clock>,
     templates: Templates,
-    mailer: Option<Mailer>,
-    sms: Option<Arc<dyn SmsGateway>>,
-    twilio_token: Option<crate::config::Secret>,
+    channels: std::sync::RwLock<Arc<Channels>>,
+    /// What the node's file and environment say, for when the console's
+    /// set-up is dropped.
+    file_channels: ChannelConfig,
+    /// Seals the secrets the console saves.
+    secrets: console::SecretBox,
     offsets: Vec<Offset>,
     max_per_hour: u32,
     node: String,
@@ -105,7 +176,8 @@ pub struct Notifier {
     /// The clinic's zone, for times on the admin pages.
     timezone: String,
     country: phone::DefaultCountry,
-    settings: app::domain::MessagingSettings,
+    /// The rows of the admin page that only the file sets.
+    general_settings: Vec<(String, String)>,
     links: LinkKey,
 }
 
@@ -127,33 +199,20 @@ impl Notifier {
         config: &crate::config::Config,
         db: Db,
         clock: Arc<dyn Clock>,
-        links: LinkKey,
+        installation_secret: &[u8],
         node: String,
     ) -> Result<Self, SetupError> {
+        let links = LinkKey::derive(installation_secret);
         let n = &config.notify;
         let templates = Templates::load(n.templates_dir.as_deref())?;
-        let mailer = n
-            .smtp
-            .clone()
-            .map(Mailer::new)
-            .transpose()
-            .map_err(SetupError::Smtp)?;
-        let (sms, twilio_token): (Option<Arc<dyn SmsGateway>>, _) = match &n.sms {
-            SmsChoice::None => (None, None),
-            SmsChoice::Log => (Some(Arc::new(sms::LogGateway)), None),
-            SmsChoice::Twilio(c) => (
-                Some(Arc::new(sms::Twilio::new(c.clone()))),
-                Some(c.auth_token.clone()),
-            ),
-            SmsChoice::Http(c) => (Some(Arc::new(sms::HttpGateway::new(c.clone()))), None),
-        };
+        let channels = Channels::new(n.channels.clone(), Origin::File { problem: None }, None)?;
         Ok(Self {
             db,
             clock,
             templates,
-            mailer,
-            sms,
-            twilio_token,
+            channels: std::sync::RwLock::new(Arc::new(channels)),
+            file_channels: n.channels.clone(),
+            secrets: console::SecretBox::new(config.secrets_key.as_ref(), installation_secret),
             offsets: n.reminder_offsets.clone(),
             max_per_hour: n.max_per_recipient_per_hour,
             node,
@@ -161,7 +220,7 @@ impl Notifier {
             clinic: config.clinic_name.clone(),
             timezone: config.timezone.clone(),
             country: n.default_country,
-            settings: admin::settings_of(config),
+            general_settings: admin::general_settings(n),
             links,
         })
     }
@@ -178,8 +237,23 @@ impl Notifier {
 
     /// Twilio's auth token, which signs its webhooks; `None` when Twilio is
     /// not the gateway (its webhooks are then refused).
-    pub fn twilio_token(&self) -> Option<&crate::config::Secret> {
-        self.twilio_token.as_ref()
+    pub fn twilio_token(&self) -> Option<crate::config::Secret> {
+        self.channels().twilio_token.clone()
+    }
+
+    /// The senders in use now.
+    fn channels(&self) -> Arc<Channels> {
+        self.channels
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn use_channels(&self, channels: Channels) {
+        *self
+            .channels
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(channels);
     }
 
     pub fn db(&self) -> &Db {
@@ -201,9 +275,10 @@ impl Notifier {
     fn plan(&self, booking: &Booking, first: Kind) -> Vec<NewNotification> {
         let now = self.now();
         let mut rows = Vec::new();
+        let senders = self.channels();
         let channels = [
-            ("email", booking.email, self.mailer.is_some(), NO_EMAIL),
-            ("sms", booking.phone, self.sms.is_some(), NO_SMS),
+            ("email", booking.email, senders.mailer.is_some(), NO_EMAIL),
+            ("sms", booking.phone, senders.sms.is_some(), NO_SMS),
         ];
         let zone = crate::timezones::zone(booking.timezone).ok();
         for (channel, recipient, ready, not_ready) in channels {
@@ -306,7 +381,7 @@ impl Notifier {
                 Err(error) => tracing::error!(%error, "could not read what was sent"),
             }
         }
-        if answered_on.is_some() && self.mailer.is_some() {
+        if answered_on.is_some() && self.channels().mailer.is_some() {
             // The patient cancelled: their clinician hears of it by email too.
             match self.db.host_email(&key).await {
                 Ok(Some(email)) => rows.push(send_now(
@@ -357,8 +432,14 @@ impl Notifier {
     }
 
     /// Sends what is due until `stop` turns true.
+    /// Follows the console's set-up as it changes.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut last_look = std::time::Instant::now();
         loop {
+            if last_look.elapsed() >= console::LOOK_EVERY {
+                last_look = std::time::Instant::now();
+                self.follow_console().await;
+            }
             if let Err(error) = self.tick().await {
                 tracing::error!(%error, "the message scheduler could not read the queue");
             }
@@ -402,18 +483,19 @@ impl Notifier {
                     .await;
             }
         }
-        let outcome = match self.compose(&row).await? {
+        let senders = self.channels();
+        let outcome = match self.compose(&row, &senders).await? {
             Composed::Drop(reason) => {
                 return self
                     .db
                     .notification_dropped(&key, &self.node, reason, now)
                     .await;
             }
-            Composed::Email(email) => match &self.mailer {
+            Composed::Email(email) => match &senders.mailer {
                 Some(mailer) => mailer.send(email).await,
                 None => Err(SendError::permanent(NO_EMAIL)),
             },
-            Composed::Sms(text) => match &self.sms {
+            Composed::Sms(text) => match &senders.sms {
                 Some(gateway) => gateway.send(&row.recipient, &text).await,
                 None => Err(SendError::permanent(NO_SMS)),
             },
@@ -461,7 +543,11 @@ impl Notifier {
     }
 
     /// The message as it is sent now, or why it is not sent any more.
-    async fn compose(&self, row: &NotificationRow) -> Result<Composed, crate::db::DbError> {
+    async fn compose(
+        &self,
+        row: &NotificationRow,
+        senders: &Channels,
+    ) -> Result<Composed, crate::db::DbError> {
         if let Some(text) = &row.text {
             return Ok(Composed::Sms(text.clone()));
         }
@@ -513,7 +599,7 @@ impl Notifier {
                 .map(|at| short_in_zone(at, &c.timezone))
                 .unwrap_or_else(today),
             link: link.clone(),
-            reply_hint: if self.twilio_token.is_some() {
+            reply_hint: if senders.twilio_token.is_some() {
                 inbound::hint(lang)
             } else {
                 String::new()

@@ -344,6 +344,13 @@ async fn every_caller_against_every_consultation_function_and_route() {
         ("/api/translations/open", String::new(), staff_all.to_vec(), true),
         ("/api/messaging/settings", String::new(), vec![Admin], true),
         ("/api/messaging/outbox", String::new(), vec![Admin], true),
+        (
+            "/api/messaging/setup",
+            "values[sms_provider]=log".into(),
+            vec![Admin],
+            true,
+        ),
+        ("/api/messaging/setup/forget", String::new(), vec![Admin], true),
         ("/api/translators/orgs", String::new(), vec![Admin], true),
         (
             "/api/translators/create",

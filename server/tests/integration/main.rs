@@ -8,5 +8,6 @@ mod common;
 mod consultations;
 mod http;
 mod invite_pages;
+mod messaging_setup;
 mod notifications;
 mod sms_webhooks;

@@ -10,7 +10,6 @@ use app::domain::Principal;
 use app::error::AppError;
 use app::ssr::{ClientInfo, Consultations};
 use chrono::{DateTime, Utc};
-use server::auth::token::LinkKey;
 use server::config::Config;
 use server::consultations::ConsultationService;
 use server::db::{Db, NotificationRow};
@@ -40,14 +39,14 @@ struct Node {
     service: ConsultationService,
 }
 
-fn node(db: &Db, clock: &ManualClock, links: &LinkKey, name: &str) -> Node {
+fn node(db: &Db, clock: &ManualClock, installation: &[u8], name: &str) -> Node {
     let config = config();
     let notifier = Arc::new(
         Notifier::new(
             &config,
             db.clone(),
             Arc::new(clock.clone()),
-            links.clone(),
+            installation,
             name.into(),
         )
         .unwrap(),
@@ -95,8 +94,8 @@ fn secret_of(text: &str) -> String {
 async fn a_reminder_across_the_autumn_clock_change_goes_out_at_the_right_instant_exactly_once() {
     let db = Db::in_memory().await.unwrap();
     let clock = ManualClock::at(at("2027-10-20T08:00:00Z"));
-    let links = LinkKey::derive(b"installation secret");
-    let a = node(&db, &clock, &links, "node-a");
+    let links = b"installation secret".as_slice();
+    let a = node(&db, &clock, links, "node-a");
     let client = ClientInfo::default();
     let doctor = doctor(&db).await;
 
@@ -164,7 +163,7 @@ async fn a_reminder_across_the_autumn_clock_change_goes_out_at_the_right_instant
     drop(a);
 
     // Node B starts: the lease holds it back, then it sends it once.
-    let b = node(&db, &clock, &links, "node-b");
+    let b = node(&db, &clock, links, "node-b");
     clock.set(at("2027-10-30T08:01:00Z"));
     assert_eq!(
         b.notifier.tick().await.unwrap(),
@@ -188,7 +187,7 @@ async fn a_reminder_across_the_autumn_clock_change_goes_out_at_the_right_instant
         .reissue_link(&doctor, &patient, &client)
         .await
         .unwrap();
-    let c = node(&db, &clock, &links, "node-c");
+    let c = node(&db, &clock, links, "node-c");
     clock.set(at("2027-10-31T08:45:00Z"));
     let (x, y) = tokio::join!(b.notifier.tick(), c.notifier.tick());
     assert_eq!(x.unwrap() + y.unwrap(), 1);
@@ -227,8 +226,8 @@ async fn a_patient(
 async fn cancelling_calls_off_the_reminders_and_tells_the_patient() {
     let db = Db::in_memory().await.unwrap();
     let clock = ManualClock::at(at("2027-03-20T08:00:00Z"));
-    let links = LinkKey::random();
-    let n = node(&db, &clock, &links, "node-a");
+    let links = b"installation".as_slice();
+    let n = node(&db, &clock, links, "node-a");
     let client = ClientInfo::default();
     let doctor = doctor(&db).await;
     let created = n
@@ -279,7 +278,7 @@ async fn cancelling_calls_off_the_reminders_and_tells_the_patient() {
 async fn an_impossible_number_is_refused_when_typed() {
     let db = Db::in_memory().await.unwrap();
     let clock = ManualClock::at(Utc::now());
-    let n = node(&db, &clock, &LinkKey::random(), "node-a");
+    let n = node(&db, &clock, b"installation", "node-a");
     let doctor = doctor(&db).await;
     let refused = n
         .service
@@ -317,7 +316,7 @@ async fn without_a_gateway_the_clinician_sees_why_nothing_was_sent() {
             &config,
             db.clone(),
             Arc::new(clock),
-            LinkKey::random(),
+            b"installation",
             "n".into(),
         )
         .unwrap(),
@@ -396,7 +395,7 @@ async fn a_hospital_gateway_over_http_gets_the_message_and_its_refusals_show() {
             &config,
             db.clone(),
             Arc::new(clock.clone()),
-            LinkKey::random(),
+            b"installation",
             "n".into(),
         )
         .unwrap(),
@@ -455,7 +454,7 @@ async fn a_hospital_gateway_over_http_gets_the_message_and_its_refusals_show() {
 async fn moving_a_consultation_tells_the_patient_and_moves_the_reminders() {
     let db = Db::in_memory().await.unwrap();
     let clock = ManualClock::at(at("2027-05-03T08:00:00Z"));
-    let n = node(&db, &clock, &LinkKey::random(), "node-a");
+    let n = node(&db, &clock, b"installation", "node-a");
     let client = ClientInfo::default();
     let doctor = doctor(&db).await;
     let created = n
