@@ -6,14 +6,21 @@ use crate::domain::{MessagingSettings, OutboxEntry};
 use crate::error::AppError;
 use leptos::prelude::*;
 
+/// The request, when it comes from someone allowed to manage messaging.
+#[cfg(feature = "ssr")]
+fn messaging_admin() -> Result<crate::ssr::RequestCtx, AppError> {
+    use crate::authz::{Action, Resource, authorize};
+    let ctx = crate::ssr::ctx()?;
+    authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+    Ok(ctx)
+}
+
 #[server(endpoint = "messaging/settings")]
 pub async fn load_messaging_settings() -> Result<MessagingSettings, AppError> {
-    use crate::authz::{Action, Resource, authorize};
-    use crate::ssr::{ctx, respond};
+    use crate::ssr::respond;
     respond(
         async {
-            let ctx = ctx()?;
-            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            let ctx = messaging_admin()?;
             Ok(ctx.services.messaging.settings())
         }
         .await,
@@ -22,12 +29,10 @@ pub async fn load_messaging_settings() -> Result<MessagingSettings, AppError> {
 
 #[server(endpoint = "messaging/outbox")]
 pub async fn load_outbox() -> Result<Vec<OutboxEntry>, AppError> {
-    use crate::authz::{Action, Resource, authorize};
-    use crate::ssr::{ctx, respond};
+    use crate::ssr::respond;
     respond(
         async {
-            let ctx = ctx()?;
-            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            let ctx = messaging_admin()?;
             let who = ctx.require_principal()?;
             ctx.services.messaging.outbox(who, &ctx.client).await
         }
@@ -39,12 +44,10 @@ pub async fn load_outbox() -> Result<Vec<OutboxEntry>, AppError> {
 /// provider answered.
 #[server(endpoint = "messaging/test")]
 pub async fn send_test_message(channel: String, to: String) -> Result<String, AppError> {
-    use crate::authz::{Action, Resource, authorize};
-    use crate::ssr::{ctx, respond};
+    use crate::ssr::respond;
     respond(
         async {
-            let ctx = ctx()?;
-            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            let ctx = messaging_admin()?;
             let who = ctx.require_principal()?;
             ctx.services
                 .messaging
@@ -61,12 +64,10 @@ pub async fn send_test_message(channel: String, to: String) -> Result<String, Ap
 pub async fn save_messaging_setup(
     values: std::collections::BTreeMap<String, String>,
 ) -> Result<(), AppError> {
-    use crate::authz::{Action, Resource, authorize};
-    use crate::ssr::{ctx, respond};
+    use crate::ssr::respond;
     respond(
         async {
-            let ctx = ctx()?;
-            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            let ctx = messaging_admin()?;
             let who = ctx.require_principal()?;
             ctx.services
                 .messaging
@@ -80,12 +81,10 @@ pub async fn save_messaging_setup(
 /// Goes back to the set-up of the server's file and environment.
 #[server(endpoint = "messaging/setup/forget")]
 pub async fn forget_messaging_setup() -> Result<(), AppError> {
-    use crate::authz::{Action, Resource, authorize};
-    use crate::ssr::{ctx, respond};
+    use crate::ssr::respond;
     respond(
         async {
-            let ctx = ctx()?;
-            authorize(ctx.staff(), Action::ManageMessaging, &Resource::System)?;
+            let ctx = messaging_admin()?;
             let who = ctx.require_principal()?;
             ctx.services.messaging.forget_setup(who, &ctx.client).await
         }
