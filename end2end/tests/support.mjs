@@ -2,7 +2,7 @@
 // with its own temporary data directory, and Debian's Chromium driven by
 // playwright-core (never a downloaded browser).
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -159,4 +159,14 @@ export async function createStaff(url, { email, name, role, password }) {
     body: new URLSearchParams({ email, name, role, password }),
   });
   if (!response.ok) throw new Error(`creating ${email} failed: ${response.status} ${await response.text()}`);
+}
+
+/** Runs `visita <args>` on `dataDir` (no server running there); stdout, stderr, status. */
+export function runVisita(args, { dataDir, input = '' }) {
+  const result = spawnSync(BIN, args, {
+    input,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, RUST_LOG: 'warn', VISITA_DATA_DIR: dataDir },
+  });
+  return { stdout: result.stdout, stderr: result.stderr, status: result.status };
 }

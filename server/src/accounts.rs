@@ -134,6 +134,14 @@ impl AccountService {
         Ok(summary(&row))
     }
 
+    /// The active staff member with this email (the clinician an API
+    /// booking names); `None` for no one or a disabled account.
+    pub async fn principal_by_email(&self, email: &str) -> Result<Option<Principal>, AppError> {
+        let email = email.trim().to_lowercase();
+        let user = self.db.user_by_email(&email).await.map_err(internal)?;
+        Ok(user.filter(|u| !u.disabled).map(|u| principal(&u)))
+    }
+
     /// For `visita admin reset-password`.
     pub async fn reset_password_by_email(&self, email: &str, new: &str) -> Result<(), AppError> {
         let email = email.trim().to_lowercase();

@@ -41,6 +41,31 @@ pub enum AdminCommand {
     /// Set a new password for an account (for example a lost admin password)
     /// and end its sessions. The password is read from standard input.
     ResetPassword(ResetPasswordArgs),
+    /// Create a key for the REST API. The key is printed once, alone on the
+    /// last line; only its hash is kept.
+    CreateApiKey(CreateApiKeyArgs),
+    /// List the REST API's keys (never the keys themselves).
+    ListApiKeys,
+    /// Revoke a REST API key at once.
+    RevokeApiKey(RevokeApiKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateApiKeyArgs {
+    /// What uses the key, e.g. "Agenda of the cardiology clinic".
+    #[arg(long)]
+    pub name: String,
+    /// What the key may do: consultations:read, consultations:write,
+    /// webhooks:manage; several separated by commas.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeApiKeyArgs {
+    /// The key's id (the part after vk_, as list-api-keys shows it).
+    #[arg(long)]
+    pub id: String,
 }
 
 #[derive(Debug, Args)]

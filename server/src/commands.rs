@@ -53,8 +53,9 @@ pub async fn run(command: Command, config: Config) -> Result<(), CommandError> {
             let task = AdminTask::from_command(admin)?;
             let db = Db::connect(&config).await?;
             db.migrate().await?;
-            let accounts = AccountService::new(db, &config);
-            task.run(&accounts).await
+            let accounts = AccountService::new(db.clone(), &config);
+            task.run(&accounts, &crate::rest::keys::ApiKeys::new(db))
+                .await
         }
     }
 }
@@ -63,6 +64,9 @@ pub async fn run(command: Command, config: Config) -> Result<(), CommandError> {
 enum AdminTask {
     CreateUser(NewUser),
     ResetPassword { email: String, password: String },
+    CreateApiKey { name: String, scopes: Vec<String> },
+    ListApiKeys,
+    RevokeApiKey { id: String },
 }
 
 impl AdminTask {
@@ -86,6 +90,14 @@ impl AdminTask {
                 .map_err(|e| CommandError::Invalid(format!("--{}: {}", e.field, e.message)))?;
                 Ok(AdminTask::CreateUser(user))
             }
+            AdminCommand::CreateApiKey(args) => Ok(AdminTask::CreateApiKey {
+                name: args.name,
+                scopes: args.scopes,
+            }),
+            AdminCommand::ListApiKeys => Ok(AdminTask::ListApiKeys),
+            AdminCommand::RevokeApiKey(args) => Ok(AdminTask::RevokeApiKey {
+                id: args.id.trim().trim_start_matches("vk_").to_string(),
+            }),
             AdminCommand::ResetPassword(args) => {
                 let password = read_password_from_stdin()?;
                 app::domain::check_password_strength(&password)
@@ -98,7 +110,12 @@ impl AdminTask {
         }
     }
 
-    async fn run(self, accounts: &AccountService) -> Result<(), CommandError> {
+    async fn run(
+        self,
+        accounts: &AccountService,
+        keys: &crate::rest::keys::ApiKeys,
+    ) -> Result<(), CommandError> {
+        let key_error = |e: crate::rest::keys::KeyError| CommandError::Invalid(e.to_string());
         match self {
             AdminTask::CreateUser(user) => {
                 let created = accounts
@@ -113,6 +130,41 @@ impl AdminTask {
                     .await
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 println!("password changed for {email}; their sessions were ended");
+            }
+            AdminTask::CreateApiKey { name, scopes } => {
+                let issued = keys
+                    .create(&name, &scopes, "command line")
+                    .await
+                    .map_err(key_error)?;
+                println!(
+                    "created API key {} ({name}) with {}; it is shown once, keep it now:",
+                    issued.id,
+                    scopes.join(", ")
+                );
+                println!("{}", issued.key);
+            }
+            AdminTask::ListApiKeys => {
+                for row in keys.list().await.map_err(key_error)? {
+                    let state = match (row.revoked_at, row.last_used_at) {
+                        (Some(at), _) => format!("revoked {}", at.format("%Y-%m-%d %H:%M UTC")),
+                        (None, Some(at)) => {
+                            format!("last used {}", at.format("%Y-%m-%d %H:%M UTC"))
+                        }
+                        (None, None) => "never used".into(),
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{state}",
+                        row.key(),
+                        row.name,
+                        row.scopes.join(",")
+                    );
+                }
+            }
+            AdminTask::RevokeApiKey { id } => {
+                keys.revoke(&id, chrono::Utc::now())
+                    .await
+                    .map_err(key_error)?;
+                println!("revoked API key {id}");
             }
         }
         Ok(())

@@ -32,6 +32,7 @@ pub mod logging;
 pub mod notify;
 pub mod realtime;
 pub mod report;
+pub mod rest;
 pub mod serve;
 pub mod sfu;
 pub mod state;

@@ -23,6 +23,8 @@ pub struct AppState {
     pub consultations: Arc<ConsultationService>,
     /// Invites, reminders, replies by text message.
     pub notifier: Arc<Notifier>,
+    /// The REST API's keys.
+    pub api_keys: Arc<crate::rest::keys::ApiKeys>,
     pub hub: Hub,
     /// This node's SFU.
     pub sfu: Sfu,
@@ -64,6 +66,7 @@ impl AppState {
                 ConsultationService::new(db.clone(), &config).with_notifier(notifier.clone()),
             ),
             notifier,
+            api_keys: Arc::new(crate::rest::keys::ApiKeys::new(db.clone())),
             leptos: leptos_options(&config),
             assets: crate::http::assets::site_version(&config.site_dir),
             config: Arc::new(config),

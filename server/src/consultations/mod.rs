@@ -3,6 +3,7 @@
 //! `app::ssr::Consultations`; each method reads the facts it needs and asks
 //! `app::authz::authorize` before it changes or shows anything.
 
+pub mod api;
 pub mod views;
 
 use crate::auth::cookie::SessionCookie;
@@ -382,6 +383,103 @@ impl ConsultationService {
             .map_err(internal)
     }
 
+    /// Books a consultation hosted by `who` (on their own behalf, or for an
+    /// API key: `api`), with its messages unless the key said not to.
+    pub(crate) async fn book(
+        &self,
+        who: &Principal,
+        booking: NewConsultation,
+        api: Option<api::ApiBooking>,
+        client: &ClientInfo,
+    ) -> Result<CreatedConsultation, AppError> {
+        let caller = Caller::Staff(who);
+
+        let booking = booking.validate()?;
+        authorize(
+            Some(caller),
+            Action::CreateConsultation,
+            &Resource::Queue(booking.queue.clone()),
+        )?;
+        if self
+            .db
+            .queues_by_keys(std::slice::from_ref(&booking.queue.0))
+            .await
+            .map_err(internal)?
+            .is_empty()
+        {
+            return Err(AppError::invalid("queue", "Choose one of your queues."));
+        }
+        timezones::zone(&booking.timezone)
+            .map_err(|e| AppError::invalid("timezone", e.to_string()))?;
+        let scheduled_at = if booking.scheduled_for.is_empty() {
+            None
+        } else {
+            Some(self.parse_when(&booking.scheduled_for, &booking.clinician_timezone)?)
+        };
+        let patient_phone = match booking.patient_phone.as_str() {
+            "" => None,
+            typed => Some(
+                to_e164(typed, self.country)
+                    .map_err(|e| AppError::invalid("patient_phone", e.to_string()))?,
+            ),
+        };
+        let patient_email = Some(booking.patient_email).filter(|s| !s.is_empty());
+        let send_messages = api.as_ref().is_none_or(|a| a.send_invite);
+        let notifications = match &self.notifier {
+            Some(notifier) if send_messages => notifier.plan_booking(&crate::notify::Booking {
+                email: patient_email.as_deref(),
+                phone: patient_phone.as_deref(),
+                language: &booking.language,
+                timezone: &booking.timezone,
+                scheduled_at,
+            }),
+            _ => Vec::new(),
+        };
+        let (nonce, secret) = self.links.issue();
+        let (api_key, external_id, metadata) = match api {
+            Some(a) => (Some(a.key), a.external_id, a.metadata),
+            None => (None, None, None),
+        };
+        let keys = self
+            .db
+            .create_consultation(
+                NewConsultationRow {
+                    queue_key: booking.queue.0.clone(),
+                    host_key: who.user_id.0.clone(),
+                    host_name: who.name.clone(),
+                    created_by_key: who.user_id.0.clone(),
+                    patient_name: booking.patient_name,
+                    patient_email,
+                    patient_phone,
+                    language: booking.language,
+                    timezone: booking.timezone,
+                    scheduled_at,
+                    patient_token_hash: token::digest(&secret),
+                    patient_link_nonce: nonce,
+                    token_expires_at: self.link_expiry(scheduled_at),
+                    notifications,
+                    api_key,
+                    external_id,
+                    metadata,
+                },
+                ConsultationStatus::Scheduled.as_str(),
+            )
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "consultation.create",
+            format!("consultation:{}", keys.consultation),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(CreatedConsultation {
+            id: ConsultationId(keys.consultation),
+            patient_link: self.link(&secret),
+        })
+    }
+
     pub fn max_file_bytes(&self) -> u64 {
         self.max_file_bytes
     }
@@ -642,85 +740,8 @@ impl Consultations for ConsultationService {
         booking: NewConsultation,
         client: &ClientInfo,
     ) -> Result<CreatedConsultation, AppError> {
-        let caller = Caller::Staff(who);
-        let booking = booking.validate()?;
-        authorize(
-            Some(caller),
-            Action::CreateConsultation,
-            &Resource::Queue(booking.queue.clone()),
-        )?;
-        if self
-            .db
-            .queues_by_keys(std::slice::from_ref(&booking.queue.0))
-            .await
-            .map_err(internal)?
-            .is_empty()
-        {
-            return Err(AppError::invalid("queue", "Choose one of your queues."));
-        }
-        timezones::zone(&booking.timezone)
-            .map_err(|e| AppError::invalid("timezone", e.to_string()))?;
-        let scheduled_at = if booking.scheduled_for.is_empty() {
-            None
-        } else {
-            Some(self.parse_when(&booking.scheduled_for, &booking.clinician_timezone)?)
-        };
-        let patient_phone = match booking.patient_phone.as_str() {
-            "" => None,
-            typed => Some(
-                to_e164(typed, self.country)
-                    .map_err(|e| AppError::invalid("patient_phone", e.to_string()))?,
-            ),
-        };
-        let patient_email = Some(booking.patient_email).filter(|s| !s.is_empty());
-        let notifications = match &self.notifier {
-            Some(notifier) => notifier.plan_booking(&crate::notify::Booking {
-                email: patient_email.as_deref(),
-                phone: patient_phone.as_deref(),
-                language: &booking.language,
-                timezone: &booking.timezone,
-                scheduled_at,
-            }),
-            None => Vec::new(),
-        };
-        let (nonce, secret) = self.links.issue();
-        let keys = self
-            .db
-            .create_consultation(
-                NewConsultationRow {
-                    queue_key: booking.queue.0.clone(),
-                    host_key: who.user_id.0.clone(),
-                    host_name: who.name.clone(),
-                    created_by_key: who.user_id.0.clone(),
-                    patient_name: booking.patient_name,
-                    patient_email,
-                    patient_phone,
-                    language: booking.language,
-                    timezone: booking.timezone,
-                    scheduled_at,
-                    patient_token_hash: token::digest(&secret),
-                    patient_link_nonce: nonce,
-                    token_expires_at: self.link_expiry(scheduled_at),
-                    notifications,
-                },
-                ConsultationStatus::Scheduled.as_str(),
-            )
-            .await
-            .map_err(internal)?;
-        self.audit(
-            caller,
-            "consultation.create",
-            format!("consultation:{}", keys.consultation),
-            client,
-            "ok",
-        )
-        .await;
-        Ok(CreatedConsultation {
-            id: ConsultationId(keys.consultation),
-            patient_link: self.link(&secret),
-        })
+        self.book(who, booking, None, client).await
     }
-
     async fn day_list(&self, who: &Principal) -> Result<Vec<ConsultationSummary>, AppError> {
         let caller = Caller::Staff(who);
         let queues: Vec<String> = who

@@ -35,6 +35,11 @@ pub struct ConsultationRow {
     pub closed_at: Option<DateTime<Utc>>,
     /// The patient's last answer by text message.
     pub patient_reply: Option<String>,
+    /// Booked through the REST API: the key's id, the integrator's own
+    /// identifier and free data.
+    pub api_key: Option<String>,
+    pub external_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl ConsultationRow {
@@ -57,6 +62,9 @@ pub struct ParticipantRow {
     pub waiting_since: Option<DateTime<Utc>>,
     pub admitted_at: Option<DateTime<Utc>>,
     pub last_read: Option<String>,
+    /// What the current link is derived from, and its digest.
+    pub link_nonce: Option<String>,
+    pub token_hash: Option<String>,
 }
 
 impl ParticipantRow {
@@ -92,6 +100,10 @@ pub struct NewConsultationRow {
     pub token_expires_at: DateTime<Utc>,
     /// Invites and reminders, queued in the same transaction.
     pub notifications: Vec<super::NewNotification>,
+    /// Set when booked through the REST API.
+    pub api_key: Option<String>,
+    pub external_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// Keys of what `create_consultation` made.
@@ -114,9 +126,10 @@ pub struct NewParticipantRow {
 }
 
 pub(super) const CONSULTATION_FIELDS: &str = "id, queue, host, patient_name, patient_email, patient_phone, language, \
-     timezone, scheduled_at, status, auto_admit, notes, created_at, started_at, closed_at, patient_reply";
+     timezone, scheduled_at, status, auto_admit, notes, created_at, started_at, closed_at, patient_reply, \
+     api_key, external_id, metadata";
 const PARTICIPANT_FIELDS: &str = "id, consultation, role, name, user, language, state, token_expires_at, \
-     link_opened_at, waiting_since, admitted_at, last_read";
+     link_opened_at, waiting_since, admitted_at, last_read, link_nonce, token_hash";
 
 impl Db {
     pub async fn queues_by_keys(&self, keys: &[String]) -> Result<Vec<QueueRow>, DbError> {
@@ -198,7 +211,8 @@ impl Db {
                  CREATE $c SET queue = type::record('queue', $queue), host = type::record('user', $host),
                      created_by = type::record('user', $creator), patient_name = $patient_name,
                      patient_email = $email, patient_phone = $phone, language = $language,
-                     timezone = $timezone, scheduled_at = $scheduled_at, status = $status;
+                     timezone = $timezone, scheduled_at = $scheduled_at, status = $status,
+                     api_key = $api_key, external_id = $external_id, metadata = $metadata;
                  CREATE type::record('participant', $host_participant) SET consultation = $c, role = 'host',
                      name = $host_name, user = type::record('user', $host), language = $language,
                      state = 'invited';
@@ -230,6 +244,9 @@ impl Db {
             .bind(("nonce", new.patient_link_nonce))
             .bind(("notifications", new.notifications))
             .bind(("expires", new.token_expires_at))
+            .bind(("api_key", new.api_key))
+            .bind(("external_id", new.external_id))
+            .bind(("metadata", new.metadata))
             .await?
             .check()?;
         Ok(keys)
@@ -753,5 +770,67 @@ impl Db {
             .await?
             .check()?;
         Ok(())
+    }
+}
+
+/// Which consultations a list shows (REST API), oldest first from `after`.
+#[derive(Debug, Clone, Default)]
+pub struct ConsultationFilter {
+    pub status: Option<String>,
+    pub queue: Option<String>,
+    pub external_id: Option<String>,
+    /// Scheduled (or, for "now", created) at or after / before.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// The last row of the previous page: its creation time and key.
+    pub after: Option<(DateTime<Utc>, String)>,
+    pub limit: usize,
+}
+
+impl Db {
+    pub async fn consultations_page(
+        &self,
+        filter: &ConsultationFilter,
+    ) -> Result<Vec<ConsultationRow>, DbError> {
+        // Each condition is a fixed fragment; the values are bound.
+        let mut conditions = vec!["true"];
+        if filter.status.is_some() {
+            conditions.push("status = $status");
+        }
+        if filter.queue.is_some() {
+            conditions.push("queue = type::record('queue', $queue)");
+        }
+        if filter.external_id.is_some() {
+            conditions.push("external_id = $external_id");
+        }
+        if filter.from.is_some() {
+            conditions.push("(scheduled_at ?? created_at) >= $from");
+        }
+        if filter.to.is_some() {
+            conditions.push("(scheduled_at ?? created_at) < $to");
+        }
+        if filter.after.is_some() {
+            conditions.push(
+                "(created_at > $after_at OR (created_at = $after_at AND record::id(id) > $after_key))",
+            );
+        }
+        let (after_at, after_key) = filter.after.clone().unzip();
+        Ok(self
+            .inner
+            .query(format!(
+                "SELECT {CONSULTATION_FIELDS}, record::id(id) AS key_order FROM consultation
+                 WHERE {} ORDER BY created_at, key_order LIMIT $limit",
+                conditions.join(" AND ")
+            ))
+            .bind(("status", filter.status.clone()))
+            .bind(("queue", filter.queue.clone()))
+            .bind(("external_id", filter.external_id.clone()))
+            .bind(("from", filter.from))
+            .bind(("to", filter.to))
+            .bind(("after_at", after_at))
+            .bind(("after_key", after_key))
+            .bind(("limit", filter.limit as i64))
+            .await?
+            .take(0)?)
     }
 }

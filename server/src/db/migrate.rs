@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0006_settings",
         include_str!("migrations/0006_settings.surql"),
     ),
+    (7, "0007_api", include_str!("migrations/0007_api.surql")),
 ];
 
 const BOOKKEEPING: &str = "
@@ -116,7 +117,8 @@ mod tests {
                 "0003_translator_orgs".to_string(),
                 "0004_media".to_string(),
                 "0005_notifications".to_string(),
-                "0006_settings".to_string()
+                "0006_settings".to_string(),
+                "0007_api".to_string()
             ]
         );
         assert!(

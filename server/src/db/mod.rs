@@ -3,6 +3,7 @@
 //! module per table with the queries on it. Every query binds its
 //! parameters; no SurrealQL is ever assembled from input.
 
+mod api_keys;
 mod audit;
 mod chat;
 mod consultations;
@@ -14,11 +15,12 @@ mod settings;
 mod translators;
 mod users;
 
+pub use api_keys::ApiKeyRow;
 pub use audit::AuditEntry;
 pub use chat::{AttachmentRow, MESSAGE_FIELDS, MessageRow, NewAttachment};
 pub use consultations::{
-    ConsultationRow, CreatedKeys, NewConsultationRow, NewParticipantRow, ParticipantRow, QueueRow,
-    TranslationRow,
+    ConsultationFilter, ConsultationRow, CreatedKeys, NewConsultationRow, NewParticipantRow,
+    ParticipantRow, QueueRow, TranslationRow,
 };
 pub use notifications::{MessageContext, NewNotification, NotificationRow};
 pub use sessions::SessionRow;

@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(webhooks::twilio_status).with_state(state.clone()),
         )
         .route("/metrics", get(metrics::metrics).with_state(state.clone()))
+        .merge(crate::rest::router(state.clone()))
         .route(
             "/consultations/{id}/files",
             axum::routing::post(files::upload)

@@ -10,4 +10,5 @@ mod http;
 mod invite_pages;
 mod messaging_setup;
 mod notifications;
+mod rest_api;
 mod sms_webhooks;

@@ -1,0 +1,279 @@
+//! Consultations as the REST API sees them: booked for a clinician named by
+//! email, read, listed and cancelled by an API key (whose scopes the HTTP
+//! layer has checked). Every call is audited under the key.
+
+use super::{ConsultationService, Loaded, internal};
+use crate::db::{AuditEntry, ConsultationFilter, ConsultationRow, ParticipantRow, record_key};
+use app::consultation::{ConsultationId, ConsultationStatus, NewConsultation};
+use app::domain::Principal;
+use app::error::AppError;
+use app::ssr::ClientInfo;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// What a key adds to a booking.
+pub struct ApiBooking {
+    /// The key's id.
+    pub key: String,
+    pub external_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    /// False: the integrator hands the link over itself; no message is sent.
+    pub send_invite: bool,
+}
+
+/// The key a request came with.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    pub key: String,
+    pub name: String,
+}
+
+/// A consultation as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiConsultation {
+    pub id: String,
+    pub status: String,
+    pub queue: String,
+    pub patient_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient_phone: Option<String>,
+    pub language: String,
+    pub timezone: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub clinician_name: String,
+    pub external_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    /// The patient's link while it opens the consultation.
+    pub patient_link: Option<String>,
+    /// Where the clinician (signed in) runs it.
+    pub doctor_link: String,
+}
+
+/// A page of a list, and where the next one starts.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiPage {
+    pub items: Vec<ApiConsultation>,
+    pub next_cursor: Option<String>,
+}
+
+impl ConsultationService {
+    /// Books for the clinician `host` (who must work in the queue, as when
+    /// they book themselves).
+    pub async fn api_create(
+        &self,
+        caller: &ApiCaller,
+        host: &Principal,
+        booking: NewConsultation,
+        extra: ApiBooking,
+        client: &ClientInfo,
+    ) -> Result<ApiConsultation, AppError> {
+        if self
+            .db
+            .queues_by_keys(std::slice::from_ref(&booking.queue.0))
+            .await
+            .map_err(internal)?
+            .is_empty()
+        {
+            return Err(AppError::invalid("queue", "No queue has this id."));
+        }
+        let created = self
+            .book(host, booking, Some(extra), client)
+            .await
+            .map_err(|e| match e {
+                AppError::Forbidden => AppError::invalid(
+                    "clinician_email",
+                    format!("{} does not work in this queue.", host.email),
+                ),
+                other => other,
+            })?;
+        self.api_audit(caller, "api.consultation.create", &created.id.0, client)
+            .await;
+        let mut shown = self.api_get(caller, &created.id, client).await?;
+        // Just made: the link is the one in hand, whatever its check says.
+        shown.patient_link = Some(created.patient_link);
+        Ok(shown)
+    }
+
+    pub async fn api_get(
+        &self,
+        caller: &ApiCaller,
+        id: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<ApiConsultation, AppError> {
+        let loaded = self.load(id).await?;
+        self.api_audit(caller, "api.consultation.read", &id.0, client)
+            .await;
+        Ok(self.api_view(&loaded.row, &loaded.participants))
+    }
+
+    pub async fn api_list(
+        &self,
+        caller: &ApiCaller,
+        filter: ConsultationFilter,
+        client: &ClientInfo,
+    ) -> Result<ApiPage, AppError> {
+        let limit = filter.limit;
+        let rows = self
+            .db
+            .consultations_page(&filter)
+            .await
+            .map_err(internal)?;
+        let keys: Vec<String> = rows.iter().map(ConsultationRow::key).collect();
+        let participants = self.db.participants_of(&keys).await.map_err(internal)?;
+        let next_cursor = (rows.len() == limit)
+            .then(|| rows.last().map(|r| cursor_of(r.created_at, &r.key())))
+            .flatten();
+        self.api_audit(caller, "api.consultation.list", "consultations", client)
+            .await;
+        Ok(ApiPage {
+            items: rows
+                .iter()
+                .map(|row| {
+                    let own: Vec<ParticipantRow> = participants
+                        .iter()
+                        .filter(|p| record_key(&p.consultation) == row.key())
+                        .cloned()
+                        .collect();
+                    self.api_view(row, &own)
+                })
+                .collect(),
+            next_cursor,
+        })
+    }
+
+    /// Cancels a consultation not yet under way; the patient is told on the
+    /// channels that told them of it.
+    pub async fn api_cancel(
+        &self,
+        caller: &ApiCaller,
+        id: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<ApiConsultation, AppError> {
+        let loaded = self.load(id).await?;
+        let from = loaded.status();
+        if !self
+            .transition(
+                &loaded,
+                from,
+                ConsultationStatus::Cancelled,
+                &format!("api_key:{}", caller.key),
+            )
+            .await?
+        {
+            return Err(AppError::Conflict(format!(
+                "A consultation that is {} cannot be cancelled.",
+                from.as_str()
+            )));
+        }
+        self.api_audit(caller, "api.consultation.cancel", &id.0, client)
+            .await;
+        if let Some(notifier) = &self.notifier {
+            notifier.consultation_cancelled(&loaded.row).await;
+        }
+        let reloaded: Loaded = self.load(id).await?;
+        Ok(self.api_view(&reloaded.row, &reloaded.participants))
+    }
+
+    fn api_view(&self, row: &ConsultationRow, participants: &[ParticipantRow]) -> ApiConsultation {
+        let host = participants.iter().find(|p| p.role == "host");
+        let patient = participants.iter().find(|p| p.role == "patient");
+        ApiConsultation {
+            id: row.key(),
+            status: row.status.clone(),
+            queue: record_key(&row.queue),
+            patient_name: row.patient_name.clone(),
+            patient_email: row.patient_email.clone(),
+            patient_phone: row.patient_phone.clone(),
+            language: row.language.clone(),
+            timezone: row.timezone.clone(),
+            scheduled_at: row.scheduled_at,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            closed_at: row.closed_at,
+            clinician_name: host.map(|h| h.name.clone()).unwrap_or_default(),
+            external_id: row.external_id.clone(),
+            metadata: row.metadata.clone(),
+            // A consultation that is over opens for no one.
+            patient_link: patient
+                .filter(|_| !matches!(row.status.as_str(), "closed" | "cancelled"))
+                .and_then(|p| self.current_link(p)),
+            doctor_link: format!("{}/room/{}", self.public_url, row.key()),
+        }
+    }
+
+    /// A participant's link as it opens now, if it still does.
+    fn current_link(&self, participant: &ParticipantRow) -> Option<String> {
+        let nonce = participant.link_nonce.as_deref()?;
+        let secret = self.links.secret(nonce);
+        let valid = participant.token_hash.as_deref()
+            == Some(crate::auth::token::digest(&secret).as_str())
+            && participant
+                .token_expires_at
+                .is_some_and(|at| at > Utc::now());
+        valid.then(|| self.link(&secret))
+    }
+
+    async fn api_audit(
+        &self,
+        caller: &ApiCaller,
+        action: &'static str,
+        target: &str,
+        client: &ClientInfo,
+    ) {
+        self.db
+            .audit_or_log(AuditEntry {
+                actor_key: Some(format!("api_key:{}", caller.key)),
+                actor_email: None,
+                action,
+                target: Some(format!("consultation:{target}")),
+                ip: client.ip.map(|ip| ip.to_string()),
+                outcome: "ok",
+                actor_participant: None,
+            })
+            .await;
+    }
+}
+
+/// The opaque cursor after a row: its creation time and id.
+pub fn cursor_of(created_at: DateTime<Utc>, key: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}|{key}", created_at.to_rfc3339()))
+}
+
+/// A cursor back into its time and id; `None` when it is not one of ours.
+pub fn parse_cursor(cursor: &str) -> Option<(DateTime<Utc>, String)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (at, key) = text.split_once('|')?;
+    let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+    (!key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| (at, key.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_forgeries() {
+        let at: DateTime<Utc> = "2026-12-01T10:00:00.123Z".parse().unwrap();
+        let cursor = cursor_of(at, "abc123");
+        assert_eq!(parse_cursor(&cursor), Some((at, "abc123".to_string())));
+        assert_eq!(parse_cursor("not a cursor"), None);
+        use base64::Engine;
+        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode("2026-12-01T10:00:00Z|x' OR 1=1");
+        assert_eq!(parse_cursor(&forged), None);
+    }
+}

@@ -1,0 +1,430 @@
+//! The REST API through the whole router, with keys made as the command
+//! line makes them: what each kind of key is let do, the problem documents
+//! of every refusal, booking for a clinician with the links back, reading,
+//! listing page by page, cancelling.
+
+use crate::common::*;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use server::config::Config;
+use server::db::Db;
+use server::rest::keys::ApiKeys;
+
+struct World {
+    app: Router,
+    db: Db,
+    writer: String,
+    reader: String,
+}
+
+async fn world() -> World {
+    let (app, db) = app().await;
+    let config = Config::from_sources(None, &|name| match name {
+        "VISITA_DATABASE" => Some("mem://".into()),
+        _ => None,
+    })
+    .unwrap();
+    doctor(&db, &config).await;
+    let keys = ApiKeys::new(db.clone());
+    let writer = keys
+        .create(
+            "Agenda",
+            &["consultations:write".into(), "consultations:read".into()],
+            "test",
+        )
+        .await
+        .unwrap()
+        .key;
+    let reader = keys
+        .create("Reports", &["consultations:read".into()], "test")
+        .await
+        .unwrap()
+        .key;
+    World {
+        app,
+        db,
+        writer,
+        reader,
+    }
+}
+
+fn request(method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(key) = key {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+async fn call(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let (status, headers, text) = send(app, request).await;
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, headers, body)
+}
+
+fn booking() -> Value {
+    json!({
+        "patientName": "Zoë Lambert",
+        "patientPhone": "+41 79 123 45 67",
+        "language": "fr",
+        "timezone": "Europe/Zurich",
+        "scheduledAt": "2099-03-01T09:30:00+01:00",
+        "clinicianEmail": "house@h.org",
+        "sendInvite": false,
+        "externalId": "EMR-42",
+        "metadata": {"ward": "B", "priority": 2}
+    })
+}
+
+/// A problem document with this status (and field).
+fn assert_problem(
+    (status, headers, body): &(StatusCode, axum::http::HeaderMap, Value),
+    expected: StatusCode,
+    field: Option<&str>,
+) {
+    assert_eq!(*status, expected, "{body}");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(body["status"], expected.as_u16());
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    match field {
+        Some(field) => assert_eq!(body["field"], field, "{body}"),
+        None => assert!(body.get("field").is_none(), "{body}"),
+    }
+}
+
+#[tokio::test]
+async fn keys_are_checked_and_refusals_are_problem_documents() {
+    let w = world().await;
+    let path = "/api/v1/consultations";
+    let none = call(&w.app, request("POST", path, None, Some(booking()))).await;
+    assert_problem(&none, StatusCode::UNAUTHORIZED, None);
+    assert!(none.1.contains_key(header::WWW_AUTHENTICATE));
+    let forged = format!("{}0", &w.writer[..w.writer.len() - 1]);
+    let wrong = call(
+        &w.app,
+        request("POST", path, Some(&forged), Some(booking())),
+    )
+    .await;
+    assert_problem(&wrong, StatusCode::UNAUTHORIZED, None);
+    let garbage = call(&w.app, request("GET", path, Some("not-a-key"), None)).await;
+    assert_problem(&garbage, StatusCode::UNAUTHORIZED, None);
+    let scope = call(
+        &w.app,
+        request("POST", path, Some(&w.reader), Some(booking())),
+    )
+    .await;
+    assert_problem(&scope, StatusCode::FORBIDDEN, None);
+    assert!(
+        scope.2["detail"]
+            .as_str()
+            .unwrap()
+            .contains("consultations:write")
+    );
+    let listed = call(&w.app, request("GET", path, Some(&w.reader), None)).await;
+    assert_eq!(listed.0, StatusCode::OK, "{}", listed.2);
+
+    // Revoked: refused at once.
+    let keys = ApiKeys::new(w.db.clone());
+    let id = w.reader.split('_').nth(1).unwrap();
+    keys.revoke(id, chrono::Utc::now()).await.unwrap();
+    let revoked = call(&w.app, request("GET", path, Some(&w.reader), None)).await;
+    assert_problem(&revoked, StatusCode::UNAUTHORIZED, None);
+    assert!(revoked.2["detail"].as_str().unwrap().contains("revoked"));
+    assert!(keys.revoke(id, chrono::Utc::now()).await.is_err(), "twice");
+
+    let unknown_route = call(
+        &w.app,
+        request("GET", "/api/v1/nothing", Some(&w.writer), None),
+    )
+    .await;
+    assert_problem(&unknown_route, StatusCode::NOT_FOUND, None);
+}
+
+#[tokio::test]
+async fn bad_bodies_name_their_field() {
+    let w = world().await;
+    let post = |body: Value| request("POST", "/api/v1/consultations", Some(&w.writer), Some(body));
+    let with = |key: &str, value: Value| {
+        let mut body = booking();
+        body[key] = value;
+        body
+    };
+    let without = |key: &str| {
+        let mut body = booking();
+        body.as_object_mut().unwrap().remove(key);
+        body
+    };
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            with("patientName", json!(5)),
+            StatusCode::BAD_REQUEST,
+            "patientName",
+        ),
+        (
+            without("clinicianEmail"),
+            StatusCode::BAD_REQUEST,
+            "clinicianEmail",
+        ),
+        (
+            with("surname", json!("x")),
+            StatusCode::BAD_REQUEST,
+            "surname",
+        ),
+        (
+            with("scheduledAt", json!("tomorrow")),
+            StatusCode::BAD_REQUEST,
+            "scheduledAt",
+        ),
+        (
+            with("patientPhone", json!("12")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "patientPhone",
+        ),
+        (
+            with("patientName", json!("  ")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "patientName",
+        ),
+        (
+            with("timezone", json!("Mars/Olympus")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "timezone",
+        ),
+        (
+            with("scheduledAt", json!("2001-01-01T10:00:00Z")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "scheduledAt",
+        ),
+        (
+            with("scheduledAt", json!("2099-01-01T10:00:30Z")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "scheduledAt",
+        ),
+        (
+            with("clinicianEmail", json!("nobody@h.org")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "clinicianEmail",
+        ),
+        (
+            with("queue", json!("nowhere")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "queue",
+        ),
+        (
+            with("externalId", json!("")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "externalId",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let answer = call(&w.app, post(body.clone())).await;
+        assert_problem(&answer, status, Some(field));
+    }
+    let not_json = Request::post("/api/v1/consultations")
+        .header(header::AUTHORIZATION, format!("Bearer {}", w.writer))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("hello"))
+        .unwrap();
+    assert_problem(
+        &call(&w.app, not_json).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        None,
+    );
+    let broken = Request::post("/api/v1/consultations")
+        .header(header::AUTHORIZATION, format!("Bearer {}", w.writer))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"patientName\": "))
+        .unwrap();
+    assert_eq!(call(&w.app, broken).await.0, StatusCode::BAD_REQUEST);
+    // Nothing was booked by any of these.
+    let listed = call(
+        &w.app,
+        request("GET", "/api/v1/consultations", Some(&w.writer), None),
+    )
+    .await;
+    assert_eq!(listed.2["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_key_books_reads_lists_and_cancels() {
+    let w = world().await;
+    let (status, headers, created) = call(
+        &w.app,
+        request(
+            "POST",
+            "/api/v1/consultations",
+            Some(&w.writer),
+            Some(booking()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        headers[header::LOCATION],
+        format!("/api/v1/consultations/{id}")
+    );
+    assert_eq!(created["status"], "scheduled");
+    assert_eq!(created["patientPhone"], "+41791234567");
+    assert_eq!(created["scheduledAt"], "2099-03-01T08:30:00Z");
+    assert_eq!(created["clinicianName"], "Dr House");
+    assert_eq!(created["externalId"], "EMR-42");
+    assert_eq!(created["metadata"], json!({"ward": "B", "priority": 2}));
+    let patient_link = created["patientLink"].as_str().unwrap().to_string();
+    assert!(patient_link.contains("/j/"), "{patient_link}");
+    assert!(
+        created["doctorLink"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/room/{id}"))
+    );
+
+    // Read back: the same, the link included (it still opens).
+    let (status, _, read) = call(
+        &w.app,
+        request(
+            "GET",
+            &format!("/api/v1/consultations/{id}"),
+            Some(&w.writer),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read, created);
+    // The link opens the invite page.
+    let page = send(
+        &w.app,
+        Request::get(
+            patient_link
+                .split_once("/j/")
+                .map(|(_, s)| format!("/j/{s}"))
+                .unwrap(),
+        )
+        .body(Body::empty())
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(page.0, StatusCode::OK);
+    assert!(
+        page.2.contains("Zoë Lambert"),
+        "the invite page names the patient"
+    );
+
+    // Two more, then pages of one.
+    for n in 0..2 {
+        let mut body = booking();
+        body["externalId"] = json!(format!("EMR-{n}"));
+        let (status, _, _) = call(
+            &w.app,
+            request("POST", "/api/v1/consultations", Some(&w.writer), Some(body)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/api/v1/consultations?limit=1".to_string(),
+            Some(c) => format!("/api/v1/consultations?limit=1&cursor={c}"),
+        };
+        let (status, _, page) = call(&w.app, request("GET", &path, Some(&w.writer), None)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["externalId"].as_str().unwrap().to_string());
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+        assert!(seen.len() <= 3, "pages end");
+    }
+    assert_eq!(seen, vec!["EMR-42", "EMR-0", "EMR-1"]);
+    let (_, _, filtered) = call(
+        &w.app,
+        request(
+            "GET",
+            "/api/v1/consultations?externalId=EMR-0",
+            Some(&w.writer),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(filtered["items"].as_array().unwrap().len(), 1);
+    let bad_cursor = call(
+        &w.app,
+        request(
+            "GET",
+            "/api/v1/consultations?cursor=xyz",
+            Some(&w.writer),
+            None,
+        ),
+    )
+    .await;
+    assert_problem(&bad_cursor, StatusCode::BAD_REQUEST, Some("cursor"));
+    let bad_param = call(
+        &w.app,
+        request(
+            "GET",
+            "/api/v1/consultations?colour=red",
+            Some(&w.writer),
+            None,
+        ),
+    )
+    .await;
+    assert_problem(&bad_param, StatusCode::BAD_REQUEST, Some("colour"));
+    let bad_status = call(
+        &w.app,
+        request(
+            "GET",
+            "/api/v1/consultations?status=lost",
+            Some(&w.writer),
+            None,
+        ),
+    )
+    .await;
+    assert_problem(&bad_status, StatusCode::BAD_REQUEST, Some("status"));
+
+    // Cancel: once.
+    let cancel = format!("/api/v1/consultations/{id}/cancel");
+    let (status, _, cancelled) =
+        call(&w.app, request("POST", &cancel, Some(&w.writer), None)).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(
+        cancelled["patientLink"],
+        Value::Null,
+        "a cancelled consultation's link is dead"
+    );
+    let again = call(&w.app, request("POST", &cancel, Some(&w.writer), None)).await;
+    assert_problem(&again, StatusCode::CONFLICT, None);
+    let missing = call(
+        &w.app,
+        request(
+            "GET",
+            "/api/v1/consultations/nosuchone",
+            Some(&w.writer),
+            None,
+        ),
+    )
+    .await;
+    assert_problem(&missing, StatusCode::NOT_FOUND, None);
+    let odd = call(
+        &w.app,
+        request("GET", "/api/v1/consultations/a'b", Some(&w.writer), None),
+    )
+    .await;
+    assert_eq!(odd.0, StatusCode::NOT_FOUND);
+}
