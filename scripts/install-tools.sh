@@ -125,12 +125,13 @@ install_binaryen() {
     (cd "$dir" && npm install --silent --no-audit --no-fund "binaryen@$BINARYEN_VERSION" >/dev/null)
 }
 
-# A real SMTP server (aiosmtpd) for the email tests, in its own virtualenv;
+# A real SMTP server (aiosmtpd) for the email tests and schemathesis for the
+# API's, in their own virtualenv;
 # the stamp is the requirements file it was made from.
 install_python_tools() {
     local dir="$TOOLS/python" requirements="$ROOT/end2end/requirements.txt"
     if [ -x "$dir/bin/python" ] && cmp -s "$dir/.visita-requirements" "$requirements"; then return; fi
-    say "installing the test's Python packages (aiosmtpd)"
+    say "installing the test's Python packages (aiosmtpd, schemathesis)"
     rm -rf "$dir"
     python3 -m venv "$dir"
     "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"

@@ -59,6 +59,9 @@ pub struct CreateApiKeyArgs {
     /// webhooks:manage; several separated by commas.
     #[arg(long, value_delimiter = ',', required = true)]
     pub scopes: Vec<String>,
+    /// Requests per minute the key may make (on each node).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub requests_per_minute: u32,
 }
 
 #[derive(Debug, Args)]

@@ -63,10 +63,19 @@ pub async fn run(command: Command, config: Config) -> Result<(), CommandError> {
 /// An admin command whose input has been read and validated.
 enum AdminTask {
     CreateUser(NewUser),
-    ResetPassword { email: String, password: String },
-    CreateApiKey { name: String, scopes: Vec<String> },
+    ResetPassword {
+        email: String,
+        password: String,
+    },
+    CreateApiKey {
+        name: String,
+        scopes: Vec<String>,
+        rate: u32,
+    },
     ListApiKeys,
-    RevokeApiKey { id: String },
+    RevokeApiKey {
+        id: String,
+    },
 }
 
 impl AdminTask {
@@ -93,6 +102,7 @@ impl AdminTask {
             AdminCommand::CreateApiKey(args) => Ok(AdminTask::CreateApiKey {
                 name: args.name,
                 scopes: args.scopes,
+                rate: args.requests_per_minute,
             }),
             AdminCommand::ListApiKeys => Ok(AdminTask::ListApiKeys),
             AdminCommand::RevokeApiKey(args) => Ok(AdminTask::RevokeApiKey {
@@ -131,9 +141,9 @@ impl AdminTask {
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 println!("password changed for {email}; their sessions were ended");
             }
-            AdminTask::CreateApiKey { name, scopes } => {
+            AdminTask::CreateApiKey { name, scopes, rate } => {
                 let issued = keys
-                    .create(&name, &scopes, "command line")
+                    .create(&name, &scopes, rate, "command line")
                     .await
                     .map_err(key_error)?;
                 println!(

@@ -29,10 +29,12 @@ pub struct ApiCaller {
 }
 
 /// A consultation as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Consultation)]
 pub struct ApiConsultation {
     pub id: String,
+    /// `scheduled`, `waiting`, `active`, `closed` or `cancelled`.
     pub status: String,
     pub queue: String,
     pub patient_name: String,
@@ -48,6 +50,7 @@ pub struct ApiConsultation {
     pub closed_at: Option<DateTime<Utc>>,
     pub clinician_name: String,
     pub external_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     /// The patient's link while it opens the consultation.
     pub patient_link: Option<String>,
@@ -56,8 +59,9 @@ pub struct ApiConsultation {
 }
 
 /// A page of a list, and where the next one starts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ConsultationPage)]
 pub struct ApiPage {
     pub items: Vec<ApiConsultation>,
     pub next_cursor: Option<String>,

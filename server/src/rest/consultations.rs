@@ -3,7 +3,7 @@
 //! an unknown or malformed field is a 400 that names it.
 
 use super::keys::Scope;
-use super::problem::Problem;
+use super::problem::{Body, Problem};
 use super::{Client, client_of, read_json};
 use crate::consultations::api::{ApiBooking, ApiConsultation, ApiPage, parse_cursor};
 use crate::db::ConsultationFilter;
@@ -20,27 +20,44 @@ use serde::Deserialize;
 /// Most consultations a list page holds.
 const MAX_LIMIT: usize = 200;
 
-#[derive(Debug, Deserialize)]
+/// A consultation to book.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewConsultation)]
 pub struct CreateRequest {
+    /// 1 to 120 characters.
+    #[schema(example = "Zoë Lambert")]
     pub patient_name: String,
     #[serde(default)]
     pub patient_email: Option<String>,
     #[serde(default)]
     pub patient_phone: Option<String>,
+    /// `en` (default) or `fr`: the patient's pages and messages.
     #[serde(default)]
+    #[schema(example = "fr")]
     pub language: Option<String>,
+    /// The patient's IANA time zone, e.g. `Europe/Paris`.
+    #[schema(example = "Europe/Paris")]
     pub timezone: String,
-    /// RFC 3339; absent or null: now.
+    /// RFC 3339 to the minute; absent or null: now.
     #[serde(default)]
     pub scheduled_at: Option<DateTime<FixedOffset>>,
+    /// The queue's id; absent: `default`.
     #[serde(default)]
     pub queue: Option<String>,
+    /// The host: an active staff account working in the queue.
+    #[schema(example = "dr.martin@hospital.example")]
     pub clinician_email: String,
+    /// True (default): the patient gets the invite and reminders by email
+    /// and text message.
     #[serde(default = "yes")]
+    #[schema(example = false)]
     pub send_invite: bool,
+    /// Free data kept with the consultation, at most 16 KiB.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Your own identifier, 1 to 200 characters.
     #[serde(default)]
     pub external_id: Option<String>,
 }
@@ -49,6 +66,24 @@ fn yes() -> bool {
     true
 }
 
+/// Book a consultation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/consultations",
+    tag = "consultations",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "Booked; its links are in the answer.", body = ApiConsultation,
+            headers(("Location" = String, description = "Where it can be read"))),
+        (status = 400, description = "The body is not what is documented.", body = Body, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON.", body = Body, content_type = "application/problem+json"),
+        (status = 422, description = "A value was refused.", body = Body, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["consultations:write"]))
+)]
 pub async fn create(
     State(state): State<AppState>,
     client: Client,
@@ -90,6 +125,15 @@ pub async fn create(
                 "No active staff account has this email address.",
             )
         })?;
+    if let Some(queue) = &request.queue
+        && !looks_like_id(queue)
+    {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "queue",
+            "No queue has this id.",
+        ));
+    }
     let scheduled_for = match request.scheduled_at {
         None => String::new(),
         Some(at) => {
@@ -132,6 +176,21 @@ pub async fn create(
         .into_response())
 }
 
+/// Read one consultation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/consultations/{id}",
+    tag = "consultations",
+    params(("id" = String, Path, description = "The consultation's id")),
+    responses(
+        (status = 200, description = "The consultation.", body = ApiConsultation),
+        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks consultations:read.", body = Body, content_type = "application/problem+json"),
+        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["consultations:read"]))
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     client: Client,
@@ -151,6 +210,22 @@ pub async fn get_one(
     ))
 }
 
+/// Cancel a consultation not yet under way.
+#[utoipa::path(
+    post,
+    path = "/api/v1/consultations/{id}/cancel",
+    tag = "consultations",
+    params(("id" = String, Path, description = "The consultation's id")),
+    responses(
+        (status = 200, description = "Cancelled.", body = ApiConsultation),
+        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
+        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
+        (status = 409, description = "It is under way or over.", body = Body, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["consultations:write"]))
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     client: Client,
@@ -170,25 +245,49 @@ pub async fn cancel(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only those in this status.
     #[serde(default)]
     status: Option<String>,
+    /// Only those of this queue.
     #[serde(default)]
     queue: Option<String>,
+    /// Only those with this identifier of yours.
     #[serde(default)]
     external_id: Option<String>,
+    /// Scheduled (or, for "now", created) at or after (RFC 3339).
     #[serde(default)]
     from: Option<DateTime<FixedOffset>>,
+    /// Scheduled (or created) before (RFC 3339).
     #[serde(default)]
     to: Option<DateTime<FixedOffset>>,
+    /// The previous page's `nextCursor`.
     #[serde(default)]
     cursor: Option<String>,
+    /// 1 to 200 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
+/// List consultations, oldest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/consultations",
+    tag = "consultations",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page.", body = ApiPage),
+        (status = 400, description = "A query parameter is not what is documented.", body = Body, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks consultations:read.", body = Body, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["consultations:read"]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     client: Client,
@@ -224,6 +323,15 @@ pub async fn list(
             ),
         ));
     }
+    if let Some(queue) = &query.queue
+        && !looks_like_id(queue)
+    {
+        return Err(Problem::field(
+            StatusCode::BAD_REQUEST,
+            "queue",
+            "A queue id is 1 to 40 letters, digits, - or _.",
+        ));
+    }
     let after = match &query.cursor {
         None => None,
         Some(cursor) => Some(parse_cursor(cursor).ok_or_else(|| {
@@ -257,6 +365,16 @@ pub async fn list(
             .api_list(&who.caller, filter, &client_of(client))
             .await?,
     ))
+}
+
+/// The shape of our record ids (queues, consultations): checked before a
+/// lookup, so an odd one is "not found" and never a database error.
+fn looks_like_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 40
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A consultation id from a path: ours are letters and digits; anything

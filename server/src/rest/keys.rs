@@ -101,6 +101,7 @@ impl ApiKeys {
         &self,
         name: &str,
         scopes: &[String],
+        rate_per_minute: u32,
         created_by: &str,
     ) -> Result<IssuedKey, KeyError> {
         let name = name.trim();
@@ -126,7 +127,7 @@ impl ApiKeys {
                 name,
                 &crate::auth::token::digest(&secret),
                 &checked,
-                DEFAULT_RATE_PER_MINUTE,
+                rate_per_minute.clamp(1, 100_000),
                 created_by,
             )
             .await?;

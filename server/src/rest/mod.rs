@@ -4,6 +4,7 @@
 
 pub mod consultations;
 pub mod keys;
+pub mod openapi;
 pub mod problem;
 
 use crate::state::AppState;
@@ -29,6 +30,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
             "/api/v1/consultations/{id}/cancel",
             post(consultations::cancel),
         )
+        .route("/api/v1/openapi.json", get(openapi::json))
+        .route("/api/v1/docs", get(openapi::page))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
         .with_state(state)
 }

@@ -39,13 +39,19 @@ impl Problem {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// What every error answers with (`application/problem+json`, RFC 9457).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct Body<'a> {
+    /// Always `about:blank`: the status says what kind of problem it is.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// The status's name, e.g. `Unprocessable Entity`.
     title: &'a str,
     status: u16,
+    /// What is wrong, in plain words.
     detail: &'a str,
+    /// The field or query parameter at fault, as the API spells it.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
 }

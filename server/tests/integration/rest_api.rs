@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use server::config::Config;
 use server::db::Db;
-use server::rest::keys::ApiKeys;
+use server::rest::keys::{ApiKeys, DEFAULT_RATE_PER_MINUTE};
 
 struct World {
     app: Router,
@@ -32,13 +32,19 @@ async fn world() -> World {
         .create(
             "Agenda",
             &["consultations:write".into(), "consultations:read".into()],
+            DEFAULT_RATE_PER_MINUTE,
             "test",
         )
         .await
         .unwrap()
         .key;
     let reader = keys
-        .create("Reports", &["consultations:read".into()], "test")
+        .create(
+            "Reports",
+            &["consultations:read".into()],
+            DEFAULT_RATE_PER_MINUTE,
+            "test",
+        )
         .await
         .unwrap()
         .key;
@@ -385,6 +391,12 @@ async fn a_key_books_reads_lists_and_cancels() {
     )
     .await;
     assert_problem(&bad_param, StatusCode::BAD_REQUEST, Some("colour"));
+    let empty_queue = call(
+        &w.app,
+        request("GET", "/api/v1/consultations?queue=", Some(&w.writer), None),
+    )
+    .await;
+    assert_problem(&empty_queue, StatusCode::BAD_REQUEST, Some("queue"));
     let bad_status = call(
         &w.app,
         request(
@@ -427,4 +439,69 @@ async fn a_key_books_reads_lists_and_cancels() {
     )
     .await;
     assert_eq!(odd.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_key_past_its_rate_waits() {
+    let w = world().await;
+    let slow = ApiKeys::new(w.db.clone())
+        .create("Slow", &["consultations:read".into()], 2, "test")
+        .await
+        .unwrap()
+        .key;
+    for _ in 0..2 {
+        let ok = call(
+            &w.app,
+            request("GET", "/api/v1/consultations", Some(&slow), None),
+        )
+        .await;
+        assert_eq!(ok.0, StatusCode::OK);
+    }
+    let limited = call(
+        &w.app,
+        request("GET", "/api/v1/consultations", Some(&slow), None),
+    )
+    .await;
+    assert_problem(&limited, StatusCode::TOO_MANY_REQUESTS, None);
+    assert!(
+        limited.1[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // Another key is not held back by this one.
+    let other = call(
+        &w.app,
+        request("GET", "/api/v1/consultations", Some(&w.writer), None),
+    )
+    .await;
+    assert_eq!(other.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_its_page_need_no_key() {
+    let w = world().await;
+    let (status, headers, doc) =
+        call(&w.app, request("GET", "/api/v1/openapi.json", None, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(doc["openapi"], "3.1.0");
+    let (status, _, page) = send(
+        &w.app,
+        Request::get("/api/v1/docs").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<code>POST /api/v1/consultations</code>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"schema-NewConsultation\""));
 }
