@@ -606,7 +606,7 @@ impl Accounts for AccountService {
     }
 }
 
-fn principal(user: &UserRow) -> Principal {
+pub(crate) fn principal(user: &UserRow) -> Principal {
     Principal {
         user_id: UserId(user.key()),
         email: user.email.clone(),

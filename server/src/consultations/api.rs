@@ -4,10 +4,14 @@
 
 use super::{ConsultationService, Loaded, internal};
 use crate::db::{AuditEntry, ConsultationFilter, ConsultationRow, ParticipantRow, record_key};
-use app::consultation::{ConsultationId, ConsultationStatus, NewConsultation};
+use app::consultation::{
+    ConsultationId, ConsultationStatus, IssuedLink, NewConsultation, ParticipantId,
+};
 use app::domain::Principal;
 use app::error::AppError;
+use app::i18n::Lang;
 use app::ssr::ClientInfo;
+use app::ssr::Consultations;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -183,6 +187,96 @@ impl ConsultationService {
         }
         let reloaded: Loaded = self.load(id).await?;
         Ok(self.api_view(&reloaded.row, &reloaded.participants))
+    }
+
+    /// The consultation's host: a key acting on a booked consultation acts
+    /// in its host's name (the same checks and messages as when the host
+    /// acts), and is audited under its own name too.
+    async fn host_of(&self, id: &ConsultationId) -> Result<Principal, AppError> {
+        let row = self
+            .db
+            .consultation(&id.0)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound("This consultation does not exist.".into()))?;
+        let user = self
+            .db
+            .user_by_key(&record_key(&row.host))
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::Internal)?;
+        Ok(crate::accounts::principal(&user))
+    }
+
+    /// Moves a consultation nobody has joined yet; the patient is told.
+    pub async fn api_reschedule(
+        &self,
+        caller: &ApiCaller,
+        id: &ConsultationId,
+        at: DateTime<Utc>,
+        client: &ClientInfo,
+    ) -> Result<ApiConsultation, AppError> {
+        let host = self.host_of(id).await?;
+        let when = at.format("%Y-%m-%dT%H:%M").to_string();
+        self.reschedule(&host, id, &when, "UTC", client).await?;
+        self.api_audit(caller, "api.consultation.reschedule", &id.0, client)
+            .await;
+        self.api_get(caller, id, client).await
+    }
+
+    /// A new link for the patient; the old one stops working.
+    pub async fn api_new_patient_link(
+        &self,
+        caller: &ApiCaller,
+        id: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<ApiConsultation, AppError> {
+        let host = self.host_of(id).await?;
+        let loaded = self.load(id).await?;
+        let patient = loaded
+            .participants
+            .iter()
+            .find(|p| p.role == "patient")
+            .ok_or(AppError::Internal)?;
+        let issued = self
+            .reissue_link(&host, &ParticipantId(patient.key()), client)
+            .await?;
+        self.api_audit(caller, "api.consultation.patient_link", &id.0, client)
+            .await;
+        let mut shown = self.api_get(caller, id, client).await?;
+        shown.patient_link = Some(issued.link);
+        Ok(shown)
+    }
+
+    /// A guest (a relative, a colleague without an account, an interpreter
+    /// the clinic books itself) and their own link.
+    pub async fn api_add_guest(
+        &self,
+        caller: &ApiCaller,
+        id: &ConsultationId,
+        name: &str,
+        language: Lang,
+        client: &ClientInfo,
+    ) -> Result<IssuedLink, AppError> {
+        let host = self.host_of(id).await?;
+        let issued = self.invite_guest(&host, id, name, language, client).await?;
+        self.api_audit(caller, "api.consultation.add_guest", &id.0, client)
+            .await;
+        Ok(issued)
+    }
+
+    /// The report's contents, as the host would get them.
+    pub async fn api_report(
+        &self,
+        caller: &ApiCaller,
+        id: &ConsultationId,
+        client: &ClientInfo,
+    ) -> Result<crate::report::ReportData, AppError> {
+        let host = self.host_of(id).await?;
+        let data = self.report(&host, id, client).await?;
+        self.api_audit(caller, "api.consultation.report", &id.0, client)
+            .await;
+        Ok(data)
     }
 
     fn api_view(&self, row: &ConsultationRow, participants: &[ParticipantRow]) -> ApiConsultation {

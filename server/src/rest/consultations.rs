@@ -136,16 +136,7 @@ pub async fn create(
     }
     let scheduled_for = match request.scheduled_at {
         None => String::new(),
-        Some(at) => {
-            if at.second() != 0 || at.nanosecond() != 0 {
-                return Err(Problem::field(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "scheduledAt",
-                    "Give the time to the minute (seconds 00).",
-                ));
-            }
-            at.with_timezone(&Utc).format("%Y-%m-%dT%H:%M").to_string()
-        }
+        Some(at) => to_the_minute(at)?.format("%Y-%m-%dT%H:%M").to_string(),
     };
     let booking = NewConsultation {
         queue: QueueId(request.queue.unwrap_or_else(|| DEFAULT_QUEUE.to_string())),
@@ -388,4 +379,242 @@ fn consultation_id(id: &str) -> Result<ConsultationId, Problem> {
             "This consultation does not exist.",
         ))
     }
+}
+
+/// A new time.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewTime)]
+pub struct RescheduleRequest {
+    /// RFC 3339, to the minute, in the future.
+    #[schema(example = "2030-05-04T09:30:00+02:00")]
+    pub scheduled_at: DateTime<FixedOffset>,
+}
+
+/// Move a consultation nobody has joined yet; the patient is told at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/consultations/{id}/reschedule",
+    tag = "consultations",
+    params(("id" = String, Path, description = "The consultation's id")),
+    request_body = RescheduleRequest,
+    responses(
+        (status = 200, description = "Moved.", body = ApiConsultation),
+        (status = 400, description = "The body is not what is documented.", body = Body, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
+        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
+        (status = 409, description = "Someone already joined, or it is over.", body = Body, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON.", body = Body, content_type = "application/problem+json"),
+        (status = 422, description = "The time was refused.", body = Body, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["consultations:write"]))
+)]
+pub async fn reschedule(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ApiConsultation>, Problem> {
+    let who = state
+        .api_keys
+        .authenticate(&headers, Scope::ConsultationsWrite)
+        .await?;
+    let id = consultation_id(&id)?;
+    let request: RescheduleRequest = read_json(&headers, &body)?;
+    let at = to_the_minute(request.scheduled_at)?;
+    Ok(Json(
+        state
+            .consultations
+            .api_reschedule(&who.caller, &id, at, &client_of(client))
+            .await?,
+    ))
+}
+
+/// Give the patient a new link; the old one stops working at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/consultations/{id}/patient-link",
+    tag = "consultations",
+    params(("id" = String, Path, description = "The consultation's id")),
+    responses(
+        (status = 200, description = "The consultation with the new patientLink.", body = ApiConsultation),
+        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
+        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
+        (status = 409, description = "It is over.", body = Body, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["consultations:write"]))
+)]
+pub async fn new_patient_link(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<ApiConsultation>, Problem> {
+    let who = state
+        .api_keys
+        .authenticate(&headers, Scope::ConsultationsWrite)
+        .await?;
+    let id = consultation_id(&id)?;
+    Ok(Json(
+        state
+            .consultations
+            .api_new_patient_link(&who.caller, &id, &client_of(client))
+            .await?,
+    ))
+}
+
+/// Someone to add.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewGuest)]
+pub struct GuestRequest {
+    /// As the others will see it, 1 to 80 characters.
+    #[schema(example = "Samir Haddad (son)")]
+    pub name: String,
+    /// `en` (default) or `fr`: their pages.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// A guest's own link.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = GuestLink)]
+pub struct GuestLink {
+    pub participant_id: String,
+    pub link: String,
+}
+
+/// Add a guest (a relative, a colleague without an account, an interpreter
+/// the clinic books itself): their own link, which lets them into the
+/// waiting room.
+#[utoipa::path(
+    post,
+    path = "/api/v1/consultations/{id}/guests",
+    tag = "consultations",
+    params(("id" = String, Path, description = "The consultation's id")),
+    request_body = GuestRequest,
+    responses(
+        (status = 201, description = "Added.", body = GuestLink),
+        (status = 400, description = "The body is not what is documented.", body = Body, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
+        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
+        (status = 409, description = "It is over, or full.", body = Body, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON.", body = Body, content_type = "application/problem+json"),
+        (status = 422, description = "A value was refused.", body = Body, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["consultations:write"]))
+)]
+pub async fn add_guest(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let who = state
+        .api_keys
+        .authenticate(&headers, Scope::ConsultationsWrite)
+        .await?;
+    let id = consultation_id(&id)?;
+    let request: GuestRequest = read_json(&headers, &body)?;
+    let language = match request.language.as_deref() {
+        None => app::i18n::Lang::default(),
+        Some(code) => app::i18n::Lang::from_code(code).ok_or_else(|| {
+            Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "language",
+                "Choose en or fr.",
+            )
+        })?,
+    };
+    let issued = state
+        .consultations
+        .api_add_guest(
+            &who.caller,
+            &id,
+            &request.name,
+            language,
+            &client_of(client),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(GuestLink {
+            participant_id: issued.participant.0,
+            link: issued.link,
+        }),
+    )
+        .into_response())
+}
+
+/// The consultation's report (PDF): who took part, when, the notes and the
+/// chat with its images.
+#[utoipa::path(
+    get,
+    path = "/api/v1/consultations/{id}/report.pdf",
+    tag = "consultations",
+    params(("id" = String, Path, description = "The consultation's id")),
+    responses(
+        (status = 200, description = "The report.", content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks consultations:read.", body = Body, content_type = "application/problem+json"),
+        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["consultations:read"]))
+)]
+pub async fn report(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let who = state
+        .api_keys
+        .authenticate(&headers, Scope::ConsultationsRead)
+        .await?;
+    let id = consultation_id(&id)?;
+    let data = state
+        .consultations
+        .api_report(&who.caller, &id, &client_of(client))
+        .await?;
+    let bytes = data.to_pdf().await.map_err(|error| {
+        tracing::error!(%error, "could not make a report");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The report could not be made.",
+        )
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"consultation-{}.pdf\"", id.0),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// A time the API takes: to the minute, as an instant.
+fn to_the_minute(at: DateTime<FixedOffset>) -> Result<DateTime<Utc>, Problem> {
+    if at.second() != 0 || at.nanosecond() != 0 {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "scheduledAt",
+            "Give the time to the minute (seconds 00).",
+        ));
+    }
+    Ok(at.with_timezone(&Utc))
 }

@@ -30,6 +30,22 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
             "/api/v1/consultations/{id}/cancel",
             post(consultations::cancel),
         )
+        .route(
+            "/api/v1/consultations/{id}/reschedule",
+            post(consultations::reschedule),
+        )
+        .route(
+            "/api/v1/consultations/{id}/patient-link",
+            post(consultations::new_patient_link),
+        )
+        .route(
+            "/api/v1/consultations/{id}/guests",
+            post(consultations::add_guest),
+        )
+        .route(
+            "/api/v1/consultations/{id}/report.pdf",
+            get(consultations::report),
+        )
         .route("/api/v1/openapi.json", get(openapi::json))
         .route("/api/v1/docs", get(openapi::page))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))

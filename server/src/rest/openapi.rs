@@ -19,7 +19,11 @@ use utoipa::{Modify, OpenApi};
         consultations::create,
         consultations::list,
         consultations::get_one,
-        consultations::cancel
+        consultations::cancel,
+        consultations::reschedule,
+        consultations::new_patient_link,
+        consultations::add_guest,
+        consultations::report
     ),
     modifiers(&BearerKey),
     tags((name = "consultations", description = "Consultations and their links"))

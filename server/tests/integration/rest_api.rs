@@ -505,3 +505,111 @@ async fn the_openapi_document_and_its_page_need_no_key() {
     );
     assert!(page.contains("id=\"schema-NewConsultation\""));
 }
+
+#[tokio::test]
+async fn a_key_moves_relinks_adds_a_guest_and_gets_the_report() {
+    let w = world().await;
+    let (_, _, created) = call(
+        &w.app,
+        request(
+            "POST",
+            "/api/v1/consultations",
+            Some(&w.writer),
+            Some(booking()),
+        ),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let old_link = created["patientLink"].as_str().unwrap().to_string();
+
+    let moved = call(
+        &w.app,
+        request(
+            "POST",
+            &format!("/api/v1/consultations/{id}/reschedule"),
+            Some(&w.writer),
+            Some(json!({"scheduledAt": "2099-04-01T14:00:00+02:00"})),
+        ),
+    )
+    .await;
+    assert_eq!(moved.0, StatusCode::OK, "{}", moved.2);
+    assert_eq!(moved.2["scheduledAt"], "2099-04-01T12:00:00Z");
+    let past = call(
+        &w.app,
+        request(
+            "POST",
+            &format!("/api/v1/consultations/{id}/reschedule"),
+            Some(&w.writer),
+            Some(json!({"scheduledAt": "2001-04-01T14:00:00Z"})),
+        ),
+    )
+    .await;
+    assert_problem(&past, StatusCode::UNPROCESSABLE_ENTITY, Some("scheduledAt"));
+
+    let relinked = call(
+        &w.app,
+        request(
+            "POST",
+            &format!("/api/v1/consultations/{id}/patient-link"),
+            Some(&w.writer),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(relinked.0, StatusCode::OK, "{}", relinked.2);
+    let new_link = relinked.2["patientLink"].as_str().unwrap();
+    assert_ne!(new_link, old_link);
+    let path = |link: &str| format!("/j/{}", link.split_once("/j/").unwrap().1);
+    let dead = send(
+        &w.app,
+        Request::get(path(&old_link)).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(
+        !dead.2.contains("Zoë Lambert"),
+        "the old link opens nothing"
+    );
+
+    let guest = call(
+        &w.app,
+        request(
+            "POST",
+            &format!("/api/v1/consultations/{id}/guests"),
+            Some(&w.writer),
+            Some(json!({"name": "Samir Lambert", "language": "fr"})),
+        ),
+    )
+    .await;
+    assert_eq!(guest.0, StatusCode::CREATED, "{}", guest.2);
+    assert!(guest.2["link"].as_str().unwrap().contains("/j/"));
+    let nameless = call(
+        &w.app,
+        request(
+            "POST",
+            &format!("/api/v1/consultations/{id}/guests"),
+            Some(&w.writer),
+            Some(json!({"name": " "})),
+        ),
+    )
+    .await;
+    assert_eq!(
+        nameless.0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        nameless.2
+    );
+
+    let (status, headers, pdf) = send(
+        &w.app,
+        request(
+            "GET",
+            &format!("/api/v1/consultations/{id}/report.pdf"),
+            Some(&w.writer),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/pdf");
+    assert!(pdf.starts_with("%PDF-"));
+}
