@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0006_settings.surql"),
     ),
     (7, "0007_api", include_str!("migrations/0007_api.surql")),
+    (
+        8,
+        "0008_idempotency",
+        include_str!("migrations/0008_idempotency.surql"),
+    ),
 ];
 
 const BOOKKEEPING: &str = "
@@ -118,7 +123,8 @@ mod tests {
                 "0004_media".to_string(),
                 "0005_notifications".to_string(),
                 "0006_settings".to_string(),
-                "0007_api".to_string()
+                "0007_api".to_string(),
+                "0008_idempotency".to_string()
             ]
         );
         assert!(

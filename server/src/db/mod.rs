@@ -7,6 +7,7 @@ mod api_keys;
 mod audit;
 mod chat;
 mod consultations;
+mod idempotency;
 mod media;
 mod migrate;
 mod notifications;
@@ -22,6 +23,7 @@ pub use consultations::{
     ConsultationFilter, ConsultationRow, CreatedKeys, NewConsultationRow, NewParticipantRow,
     ParticipantRow, QueueRow, TranslationRow,
 };
+pub use idempotency::{IdempotencyRow, StoredAnswer};
 pub use notifications::{MessageContext, NewNotification, NotificationRow};
 pub use sessions::SessionRow;
 pub use settings::SettingRow;

@@ -41,6 +41,7 @@ pub struct CreateRequest {
     pub timezone: String,
     /// RFC 3339 to the minute; absent or null: now.
     #[serde(default)]
+    #[schema(example = "2030-05-04T09:30:00+02:00")]
     pub scheduled_at: Option<DateTime<FixedOffset>>,
     /// The queue's id; absent: `default`.
     #[serde(default)]
@@ -71,6 +72,7 @@ fn yes() -> bool {
     post,
     path = "/api/v1/consultations",
     tag = "consultations",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key gets the first answer again instead of acting twice. Kept a day.", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     request_body = CreateRequest,
     responses(
         (status = 201, description = "Booked; its links are in the answer.", body = ApiConsultation,
@@ -78,8 +80,9 @@ fn yes() -> bool {
         (status = 400, description = "The body is not what is documented.", body = Body, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
+        (status = 409, description = "The first request with this Idempotency-Key is still being answered.", body = Body, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON.", body = Body, content_type = "application/problem+json"),
-        (status = 422, description = "A value was refused.", body = Body, content_type = "application/problem+json"),
+        (status = 422, description = "A value was refused, or the Idempotency-Key was used with another request.", body = Body, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["consultations:write"]))
@@ -206,13 +209,15 @@ pub async fn get_one(
     post,
     path = "/api/v1/consultations/{id}/cancel",
     tag = "consultations",
-    params(("id" = String, Path, description = "The consultation's id")),
+    params(("id" = String, Path, description = "The consultation's id"), ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key gets the first answer again instead of acting twice. Kept a day.", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses(
         (status = 200, description = "Cancelled.", body = ApiConsultation),
         (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
         (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
-        (status = 409, description = "It is under way or over.", body = Body, content_type = "application/problem+json"),
+        (status = 400, description = "The Idempotency-Key is not one.", body = Body, content_type = "application/problem+json"),
+        (status = 409, description = "It is under way or over; or the first request with this Idempotency-Key is still being answered.", body = Body, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used with another request.", body = Body, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["consultations:write"]))
@@ -396,7 +401,7 @@ pub struct RescheduleRequest {
     post,
     path = "/api/v1/consultations/{id}/reschedule",
     tag = "consultations",
-    params(("id" = String, Path, description = "The consultation's id")),
+    params(("id" = String, Path, description = "The consultation's id"), ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key gets the first answer again instead of acting twice. Kept a day.", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     request_body = RescheduleRequest,
     responses(
         (status = 200, description = "Moved.", body = ApiConsultation),
@@ -438,13 +443,15 @@ pub async fn reschedule(
     post,
     path = "/api/v1/consultations/{id}/patient-link",
     tag = "consultations",
-    params(("id" = String, Path, description = "The consultation's id")),
+    params(("id" = String, Path, description = "The consultation's id"), ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key gets the first answer again instead of acting twice. Kept a day.", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses(
         (status = 200, description = "The consultation with the new patientLink.", body = ApiConsultation),
         (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
         (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
-        (status = 409, description = "It is over.", body = Body, content_type = "application/problem+json"),
+        (status = 400, description = "The Idempotency-Key is not one.", body = Body, content_type = "application/problem+json"),
+        (status = 409, description = "It is over; or the first request with this Idempotency-Key is still being answered.", body = Body, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used with another request.", body = Body, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["consultations:write"]))
@@ -497,7 +504,7 @@ pub struct GuestLink {
     post,
     path = "/api/v1/consultations/{id}/guests",
     tag = "consultations",
-    params(("id" = String, Path, description = "The consultation's id")),
+    params(("id" = String, Path, description = "The consultation's id"), ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key gets the first answer again instead of acting twice. Kept a day.", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     request_body = GuestRequest,
     responses(
         (status = 201, description = "Added.", body = GuestLink),

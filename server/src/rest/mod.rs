@@ -3,6 +3,7 @@
 //! needs), errors as `application/problem+json`.
 
 pub mod consultations;
+pub mod idempotency;
 pub mod keys;
 pub mod openapi;
 pub mod problem;
@@ -49,6 +50,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .route("/api/v1/openapi.json", get(openapi::json))
         .route("/api/v1/docs", get(openapi::page))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
         .with_state(state)
 }
 

@@ -613,3 +613,57 @@ async fn a_key_moves_relinks_adds_a_guest_and_gets_the_report() {
     assert_eq!(headers[header::CONTENT_TYPE], "application/pdf");
     assert!(pdf.starts_with("%PDF-"));
 }
+
+#[tokio::test]
+async fn a_retry_with_the_same_idempotency_key_books_once() {
+    let w = world().await;
+    let post = |key: &str, body: Value, idem: &str| {
+        let mut r = request("POST", "/api/v1/consultations", Some(key), Some(body));
+        r.headers_mut()
+            .insert("idempotency-key", idem.parse().unwrap());
+        r
+    };
+    let first = call(&w.app, post(&w.writer, booking(), "9b2f6c1e-retry")).await;
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.2);
+    assert!(!first.1.contains_key("idempotent-replayed"));
+    let again = call(&w.app, post(&w.writer, booking(), "9b2f6c1e-retry")).await;
+    assert_eq!(again.0, StatusCode::CREATED);
+    assert_eq!(again.1["idempotent-replayed"], "true");
+    assert_eq!(again.1[header::LOCATION], first.1[header::LOCATION]);
+    assert_eq!(again.2, first.2, "the first answer, word for word");
+
+    // The same key with another request is refused.
+    let mut other = booking();
+    other["patientName"] = json!("Someone Else");
+    let misuse = call(&w.app, post(&w.writer, other.clone(), "9b2f6c1e-retry")).await;
+    assert_problem(
+        &misuse,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("Idempotency-Key"),
+    );
+    // A refused booking is kept too: the retry gets the same refusal.
+    let mut bad = booking();
+    bad["patientPhone"] = json!("12");
+    let refused = call(&w.app, post(&w.writer, bad.clone(), "bad-phone")).await;
+    assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let refused_again = call(&w.app, post(&w.writer, bad, "bad-phone")).await;
+    assert_eq!(refused_again.1["idempotent-replayed"], "true");
+    // Without a valid key nothing is kept: the right key then goes through.
+    let unauthorised = call(&w.app, post("vk_nope", other.clone(), "fresh")).await;
+    assert_eq!(unauthorised.0, StatusCode::UNAUTHORIZED);
+    let fresh = call(&w.app, post(&w.writer, other, "fresh")).await;
+    assert_eq!(fresh.0, StatusCode::CREATED, "{}", fresh.2);
+    let odd = call(&w.app, post(&w.writer, booking(), "")).await;
+    assert_problem(&odd, StatusCode::BAD_REQUEST, Some("Idempotency-Key"));
+
+    let (_, _, listed) = call(
+        &w.app,
+        request("GET", "/api/v1/consultations", Some(&w.writer), None),
+    )
+    .await;
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        2,
+        "booked once, plus the fresh one"
+    );
+}
