@@ -85,6 +85,9 @@ pub struct Config {
     /// Seals the secrets saved in the admin console; without it they are
     /// sealed under the installation secret, which lives in the database.
     pub secrets_key: Option<Secret>,
+    /// Web origins (`https://agenda.hospital.example`) whose pages may call
+    /// the REST API from a browser.
+    pub api_cors_origins: Vec<String>,
 }
 
 /// Where media flows: the SFU's UDP ports, the address it announces, the
@@ -205,6 +208,7 @@ const KEYS: &[&str] = &[
     "notify_max_per_hour",
     "notify_templates_dir",
     "secrets_key",
+    "api_cors_origins",
     "smtp_host",
     "smtp_port",
     "smtp_security",
@@ -349,6 +353,20 @@ impl Sources {
             problem,
         }
     }
+}
+
+/// `https://host[:port]` in lower case, or `None` for anything else (a
+/// path, a wildcard, another scheme).
+fn parse_origin(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))?;
+    let ok = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    ok.then_some(lower)
 }
 
 /// The email and text-message set-up from the values an administrator saved
@@ -524,6 +542,24 @@ impl Config {
         let media = parse_media(&src, &public_url)?;
         let notify = notify::parse(&src, &public_url)?;
         let secrets_key = src.get("secrets_key").map(|r| Secret::new(r.value.trim()));
+        let api_cors_origins = match text("api_cors_origins") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|origin| {
+                    parse_origin(origin).ok_or_else(|| {
+                        src.error(
+                            "api_cors_origins",
+                            format!(
+                                "{origin:?} is not an origin like https://agenda.hospital.example (scheme and host, no path)"
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         if let Some(key) = &secrets_key
             && key.expose().len() < 32
         {
@@ -575,6 +611,7 @@ impl Config {
             media,
             notify,
             secrets_key,
+            api_cors_origins,
         })
     }
 }
@@ -1028,6 +1065,30 @@ mod tests {
                 .session_idle_timeout,
             Duration::from_secs(300)
         );
+    }
+
+    #[test]
+    fn api_origins_are_exact_origins() {
+        let config = load(&[(
+            "VISITA_API_CORS_ORIGINS",
+            "https://Agenda.example, http://localhost:8080",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.api_cors_origins,
+            vec!["https://agenda.example", "http://localhost:8080"]
+        );
+        for bad in [
+            "*",
+            "https://agenda.example/path",
+            "ftp://x.example",
+            "agenda.example",
+        ] {
+            let err = load(&[("VISITA_API_CORS_ORIGINS", bad)]).unwrap_err();
+            assert_eq!(err.key, "VISITA_API_CORS_ORIGINS", "{bad}");
+        }
+        let short = load(&[("VISITA_SECRETS_KEY", "too short")]).unwrap_err();
+        assert_eq!(short.key, "VISITA_SECRETS_KEY");
     }
 
     #[test]

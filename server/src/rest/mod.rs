@@ -3,6 +3,7 @@
 //! needs), errors as `application/problem+json`.
 
 pub mod consultations;
+pub mod cors;
 pub mod idempotency;
 pub mod keys;
 pub mod openapi;
@@ -53,6 +54,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            cors::AllowedOrigins(std::sync::Arc::new(state.config.api_cors_origins.clone())),
+            cors::layer,
         ))
         .with_state(state)
 }

@@ -667,3 +667,84 @@ async fn a_retry_with_the_same_idempotency_key_books_once() {
         "booked once, plus the fresh one"
     );
 }
+
+#[tokio::test]
+async fn pages_of_allowed_origins_may_call_the_api_and_others_may_not() {
+    let db = Db::in_memory().await.unwrap();
+    let config = Config::from_sources(None, &|name| match name {
+        "VISITA_DATABASE" => Some("mem://".into()),
+        "VISITA_API_CORS_ORIGINS" => {
+            Some("https://Agenda.Hospital.example, http://localhost:8080".into())
+        }
+        _ => None,
+    })
+    .unwrap();
+    doctor(&db, &config).await;
+    let key = ApiKeys::new(db.clone())
+        .create(
+            "Agenda",
+            &["consultations:write".into()],
+            DEFAULT_RATE_PER_MINUTE,
+            "test",
+        )
+        .await
+        .unwrap()
+        .key;
+    let app = router_on(db, config);
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/api/v1/consultations")
+            .header(header::ORIGIN, origin)
+            .header("access-control-request-method", "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, headers, _) = send(&app, preflight("https://agenda.hospital.example")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://agenda.hospital.example"
+    );
+    assert!(
+        headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("idempotency-key")
+    );
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
+    let (status, headers, _) = send(&app, preflight("https://evil.example")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+
+    // The booking itself, from the allowed page: through (no cookie, so no
+    // forgery to fear), with the header the browser needs.
+    let mut post = request("POST", "/api/v1/consultations", Some(&key), Some(booking()));
+    post.headers_mut().insert(
+        header::ORIGIN,
+        "https://agenda.hospital.example".parse().unwrap(),
+    );
+    post.headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    let (status, headers, body) = send(&app, post).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://agenda.hospital.example"
+    );
+    // From another origin the API still answers (the key is the authority),
+    // but the browser is not allowed to read it.
+    let mut other = request("GET", "/api/v1/consultations/x", Some(&key), None);
+    other
+        .headers_mut()
+        .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    let (_, headers, _) = send(&app, other).await;
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    // The staff's own server functions are still guarded against forgery.
+    let forged = Request::post("/api/login")
+        .header(header::ORIGIN, "https://agenda.hospital.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("email=a%40b.c&password=x"))
+        .unwrap();
+    assert_eq!(send(&app, forged).await.0, StatusCode::FORBIDDEN);
+}
