@@ -54,6 +54,8 @@ pub enum Action {
     /// See how email and text messages are set up, test them, read the
     /// development outbox.
     ManageMessaging,
+    /// Create, list and revoke the REST API's keys.
+    ManageApiKeys,
     /// See a queue's day list (names, times, who waits).
     ViewQueue,
     /// Book a consultation in a queue.
@@ -135,7 +137,8 @@ fn staff_may(who: &Principal, action: Action, resource: &Resource) -> bool {
             | Action::CreateUser
             | Action::ManageQueues
             | Action::ManageTranslators
-            | Action::ManageMessaging,
+            | Action::ManageMessaging
+            | Action::ManageApiKeys,
             Resource::System,
         ) => is_admin,
         // An admin may not lock themselves out by disabling their own account.

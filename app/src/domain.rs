@@ -339,3 +339,25 @@ pub struct OutboxEntry {
     pub kind: String,
     pub text: String,
 }
+
+/// A REST API key as administrators see it (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeySummary {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub requests_per_minute: u32,
+    pub created_label: String,
+    pub created_by: String,
+    /// "never" or when.
+    pub last_used_label: String,
+    /// When it was revoked, if it was.
+    pub revoked_label: Option<String>,
+}
+
+/// A key just made: the only time it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub id: String,
+    pub key: String,
+}

@@ -54,6 +54,11 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=path!("/admin/api-keys")
+                    view=pages::admin_api_keys::AdminApiKeysPage
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=path!("/admin/messages")
                     view=pages::admin_messaging::AdminMessagingPage
                     ssr=SsrMode::Async

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createStaff, hydrated, launchBrowser, runVisita, startVisita } from './support.mjs';
+import { ADMIN, createStaff, hydrated, launchBrowser, runVisita, signIn, startVisita } from './support.mjs';
 import { eventually } from './peers.mjs';
 
 const DOCTOR = { email: 'dr.api@clinic.test', name: 'Dr Ada Api', role: 'doctor', password: 'doctor password 12345' };
@@ -85,12 +85,48 @@ test('a key from the command line books a consultation whose patient link opens 
   await patient.context().close();
 });
 
+test('an administrator makes a key in the console, sees it used, and revokes it', async () => {
+  const admin = await (await browser.newContext()).newPage();
+  await signIn(admin, visita.url, ADMIN);
+  await admin.waitForURL(`${visita.url}/`);
+  await admin.goto(`${visita.url}/admin/api-keys`);
+  await hydrated(admin);
+  await admin.getByLabel('What uses it').fill('Records system');
+  await admin.getByLabel('book, move and cancel consultations').check();
+  await admin.getByRole('button', { name: 'Make the key' }).click();
+  const shown = admin.getByTestId('new-key');
+  await shown.waitFor();
+  const consoleKey = (await shown.innerText()).trim();
+  assert.match(consoleKey, /^vk_[a-z0-9]{20}_[0-9a-f]{64}$/);
+  const id = consoleKey.split('_')[1];
+  const row = admin.locator(`tr[data-key="${id}"]`);
+  await row.waitFor();
+  assert.match(await row.innerText(), /Records system[\s\S]*consultations:read, consultations:write[\s\S]*by admin@clinic\.test[\s\S]*last used never/);
+
+  const booked = await api('POST', '/api/v1/consultations', {
+    patientName: 'Léa Morel', timezone: 'Europe/Paris', clinicianEmail: DOCTOR.email, sendInvite: false,
+  }, consoleKey);
+  assert.equal(booked.status, 201, JSON.stringify(booked.body));
+  await admin.reload();
+  await hydrated(admin);
+  assert.doesNotMatch(await row.getByTestId('key-state').innerText(), /never/, 'its use is recorded');
+
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await admin.getByText('Revoked: the key no longer opens anything.').waitFor();
+  await eventually(async () => /^revoked /.test(await row.getByTestId('key-state').innerText()), 5_000, 'the revoked state');
+  const refused = await api('GET', '/api/v1/consultations', undefined, consoleKey);
+  assert.equal(refused.status, 401);
+  assert.equal(refused.body.detail, 'This API key has been revoked.');
+  await admin.context().close();
+});
+
 test('a key revoked from the command line is refused with a problem document', async () => {
   await visita.stop('SIGTERM', { keepData: true });
   const id = key.split('_')[1];
   const listed = runVisita(['admin', 'list-api-keys'], { dataDir });
   assert.equal(listed.status, 0, listed.stderr);
   assert.match(listed.stdout, new RegExp(`^${id}\\tHospital agenda\\tconsultations:write,consultations:read\\tlast used `, 'm'));
+  assert.match(listed.stdout, /\tRecords system\t.*\trevoked /, 'the console\'s key, revoked there');
   assert.ok(!listed.stdout.includes(key.split('_')[2]), 'the list never shows a key');
   const revoked = runVisita(['admin', 'revoke-api-key', '--id', id], { dataDir });
   assert.equal(revoked.status, 0, revoked.stderr);

@@ -66,7 +66,9 @@ impl AppState {
                 ConsultationService::new(db.clone(), &config).with_notifier(notifier.clone()),
             ),
             notifier,
-            api_keys: Arc::new(crate::rest::keys::ApiKeys::new(db.clone())),
+            api_keys: Arc::new(
+                crate::rest::keys::ApiKeys::new(db.clone()).with_timezone(&config.timezone),
+            ),
             leptos: leptos_options(&config),
             assets: crate::http::assets::site_version(&config.site_dir),
             config: Arc::new(config),

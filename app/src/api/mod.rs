@@ -3,6 +3,7 @@
 //! or through a service that reads the facts the policy needs), and only
 //! then acts.
 
+pub mod api_keys;
 pub mod auth;
 pub mod chat;
 pub mod consultations;

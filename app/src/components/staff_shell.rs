@@ -44,6 +44,7 @@ where
                                             <a href="/admin/queues">"Queues"</a>
                                             <a href="/admin/translators">"Translators"</a>
                                             <a href="/admin/messages">"Messages"</a>
+                                            <a href="/admin/api-keys">"API keys"</a>
                                         </Show>
                                         <a href="/account/password">"My password"</a>
                                     </nav>

@@ -4,6 +4,8 @@
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod account_password;
 #[cfg(any(feature = "ssr", feature = "staff"))]
+pub mod admin_api_keys;
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_messaging;
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_queues;

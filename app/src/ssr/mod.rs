@@ -11,7 +11,8 @@ use crate::consultation::{
     RoomState, TranslationRequest, Visitor,
 };
 use crate::domain::{
-    MessagingSettings, NewUser, OutboxEntry, Principal, TranslatorOrgSummary, UserId, UserSummary,
+    ApiKeySummary, CreatedApiKey, MessagingSettings, NewUser, OutboxEntry, Principal,
+    TranslatorOrgSummary, UserId, UserSummary,
 };
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -322,12 +323,34 @@ pub trait Messaging: Send + Sync {
     async fn forget_setup(&self, who: &Principal, client: &ClientInfo) -> Result<(), AppError>;
 }
 
+/// The REST API's keys, for administrators (the server function has checked
+/// the role; the implementation writes the audit trail).
+#[async_trait]
+pub trait ApiKeyAdmin: Send + Sync {
+    async fn list(
+        &self,
+        who: &Principal,
+        client: &ClientInfo,
+    ) -> Result<Vec<ApiKeySummary>, AppError>;
+    /// `scopes` by name (`consultations:write`…).
+    async fn create(
+        &self,
+        who: &Principal,
+        name: &str,
+        scopes: Vec<String>,
+        requests_per_minute: u32,
+        client: &ClientInfo,
+    ) -> Result<CreatedApiKey, AppError>;
+    async fn revoke(&self, who: &Principal, id: &str, client: &ClientInfo) -> Result<(), AppError>;
+}
+
 /// Everything the server hands to server functions.
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn Accounts>,
     pub consultations: Arc<dyn Consultations>,
     pub messaging: Arc<dyn Messaging>,
+    pub api_keys: Arc<dyn ApiKeyAdmin>,
 }
 
 /// Someone who came in through an invite link, put in the request's

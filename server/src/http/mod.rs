@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         accounts: state.accounts.clone(),
         consultations: state.consultations.clone(),
         messaging: state.notifier.clone(),
+        api_keys: state.api_keys.clone(),
     };
     let version = state.assets.clone();
     let provide = move || {

@@ -77,7 +77,9 @@ struct Bucket {
 }
 
 pub struct ApiKeys {
-    db: Db,
+    pub(super) db: Db,
+    /// The clinic's zone, for times on the admin page.
+    pub(super) timezone: String,
     buckets: Mutex<HashMap<String, Bucket>>,
     /// When each key's `last_used_at` was last written (at most once a
     /// minute: a busy key does not write on every request).
@@ -92,9 +94,16 @@ impl ApiKeys {
     pub fn new(db: Db) -> Self {
         Self {
             db,
+            timezone: "UTC".into(),
             buckets: Mutex::default(),
             touched: Mutex::default(),
         }
+    }
+
+    /// Times on the admin page in the clinic's zone.
+    pub fn with_timezone(mut self, timezone: &str) -> Self {
+        self.timezone = timezone.to_string();
+        self
     }
 
     pub async fn create(

@@ -5,6 +5,7 @@
 pub mod consultations;
 pub mod cors;
 pub mod idempotency;
+pub mod key_admin;
 pub mod keys;
 pub mod openapi;
 pub mod problem;

@@ -351,6 +351,15 @@ async fn every_caller_against_every_consultation_function_and_route() {
             true,
         ),
         ("/api/messaging/setup/forget", String::new(), vec![Admin], true),
+        ("/api/api-keys/list", String::new(), vec![Admin], true),
+        (
+            "/api/api-keys/create",
+            "name=Matrix&read=on".into(),
+            vec![Admin],
+            true,
+        ),
+        // Revoking one that does not exist: let through, then 409.
+        ("/api/api-keys/revoke", "id=nosuchkey1".into(), vec![Admin], true),
         ("/api/translators/orgs", String::new(), vec![Admin], true),
         (
             "/api/translators/create",
