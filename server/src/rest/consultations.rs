@@ -625,3 +625,47 @@ fn to_the_minute(at: DateTime<FixedOffset>) -> Result<DateTime<Utc>, Problem> {
     }
     Ok(at.with_timezone(&Utc))
 }
+
+/// A queue (department) consultations are booked in.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Queue)]
+pub struct ApiQueue {
+    /// What `queue` takes when booking.
+    pub id: String,
+    pub name: String,
+}
+
+/// The queues, to book in the right one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/queues",
+    tag = "consultations",
+    responses(
+        (status = 200, description = "Every queue, by name.", body = Vec<ApiQueue>),
+        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks consultations:read.", body = Body, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["consultations:read"]))
+)]
+pub async fn queues(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ApiQueue>>, Problem> {
+    state
+        .api_keys
+        .authenticate(&headers, Scope::ConsultationsRead)
+        .await?;
+    let rows = state.db.all_queues().await.map_err(|error| {
+        tracing::error!(%error, "could not list the queues");
+        Problem::from(app::error::AppError::Internal)
+    })?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|q| ApiQueue {
+                id: crate::db::record_key(&q.id),
+                name: q.name,
+            })
+            .collect(),
+    ))
+}

@@ -49,6 +49,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
             "/api/v1/consultations/{id}/report.pdf",
             get(consultations::report),
         )
+        .route("/api/v1/queues", get(consultations::queues))
         .route("/api/v1/openapi.json", get(openapi::json))
         .route("/api/v1/docs", get(openapi::page))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))

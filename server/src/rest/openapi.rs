@@ -23,7 +23,8 @@ use utoipa::{Modify, OpenApi};
         consultations::reschedule,
         consultations::new_patient_link,
         consultations::add_guest,
-        consultations::report
+        consultations::report,
+        consultations::queues
     ),
     modifiers(&BearerKey),
     tags((name = "consultations", description = "Consultations and their links"))

@@ -139,6 +139,20 @@ async fn keys_are_checked_and_refusals_are_problem_documents() {
     );
     let listed = call(&w.app, request("GET", path, Some(&w.reader), None)).await;
     assert_eq!(listed.0, StatusCode::OK, "{}", listed.2);
+    let (status, _, queues) = call(
+        &w.app,
+        request("GET", "/api/v1/queues", Some(&w.reader), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        queues
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["id"] == "default"),
+        "{queues}"
+    );
 
     // Revoked: refused at once.
     let keys = ApiKeys::new(w.db.clone());
