@@ -103,6 +103,7 @@ test-browser:
 bench: build
 	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/foundation.mjs
 	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/consultation.mjs
+	VISITA_BIN=$(TARGET)/release/visita VISITA_SITE_DIR=$(SITE) node bench/api.mjs
 	@$(MAKE) --no-print-directory bench-sfu
 
 # The SFU under load beside Janus: the load clients (bench/sfu) are built
