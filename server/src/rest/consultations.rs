@@ -3,7 +3,10 @@
 //! an unknown or malformed field is a 400 that names it.
 
 use super::keys::Scope;
-use super::problem::{Body, Problem};
+use super::problem::{
+    BadRequest, Conflict, Forbidden, NotFound, NotJson, Problem, Refused, TooManyRequests,
+    Unauthorized,
+};
 use super::{Client, client_of, read_json};
 use crate::consultations::api::{ApiBooking, ApiConsultation, ApiPage, parse_cursor};
 use crate::db::ConsultationFilter;
@@ -77,13 +80,13 @@ fn yes() -> bool {
     responses(
         (status = 201, description = "Booked; its links are in the answer.", body = ApiConsultation,
             headers(("Location" = String, description = "Where it can be read"))),
-        (status = 400, description = "The body is not what is documented.", body = Body, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
-        (status = 409, description = "The first request with this Idempotency-Key is still being answered.", body = Body, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON.", body = Body, content_type = "application/problem+json"),
-        (status = 422, description = "A value was refused, or the Idempotency-Key was used with another request.", body = Body, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 415, response = NotJson),
+        (status = 422, response = Refused),
+        (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["consultations:write"]))
 )]
@@ -178,10 +181,10 @@ pub async fn create(
     params(("id" = String, Path, description = "The consultation's id")),
     responses(
         (status = 200, description = "The consultation.", body = ApiConsultation),
-        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks consultations:read.", body = Body, content_type = "application/problem+json"),
-        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["consultations:read"]))
 )]
@@ -212,13 +215,13 @@ pub async fn get_one(
     params(("id" = String, Path, description = "The consultation's id"), ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key gets the first answer again instead of acting twice. Kept a day.", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses(
         (status = 200, description = "Cancelled.", body = ApiConsultation),
-        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
-        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
-        (status = 400, description = "The Idempotency-Key is not one.", body = Body, content_type = "application/problem+json"),
-        (status = 409, description = "It is under way or over; or the first request with this Idempotency-Key is still being answered.", body = Body, content_type = "application/problem+json"),
-        (status = 422, description = "The Idempotency-Key was used with another request.", body = Body, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 422, response = Refused),
+        (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["consultations:write"]))
 )]
@@ -277,10 +280,10 @@ pub struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "A page.", body = ApiPage),
-        (status = 400, description = "A query parameter is not what is documented.", body = Body, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks consultations:read.", body = Body, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["consultations:read"]))
 )]
@@ -405,14 +408,14 @@ pub struct RescheduleRequest {
     request_body = RescheduleRequest,
     responses(
         (status = 200, description = "Moved.", body = ApiConsultation),
-        (status = 400, description = "The body is not what is documented.", body = Body, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
-        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
-        (status = 409, description = "Someone already joined, or it is over.", body = Body, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON.", body = Body, content_type = "application/problem+json"),
-        (status = 422, description = "The time was refused.", body = Body, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 415, response = NotJson),
+        (status = 422, response = Refused),
+        (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["consultations:write"]))
 )]
@@ -446,13 +449,13 @@ pub async fn reschedule(
     params(("id" = String, Path, description = "The consultation's id"), ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key gets the first answer again instead of acting twice. Kept a day.", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses(
         (status = 200, description = "The consultation with the new patientLink.", body = ApiConsultation),
-        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
-        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
-        (status = 400, description = "The Idempotency-Key is not one.", body = Body, content_type = "application/problem+json"),
-        (status = 409, description = "It is over; or the first request with this Idempotency-Key is still being answered.", body = Body, content_type = "application/problem+json"),
-        (status = 422, description = "The Idempotency-Key was used with another request.", body = Body, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 422, response = Refused),
+        (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["consultations:write"]))
 )]
@@ -508,14 +511,14 @@ pub struct GuestLink {
     request_body = GuestRequest,
     responses(
         (status = 201, description = "Added.", body = GuestLink),
-        (status = 400, description = "The body is not what is documented.", body = Body, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks consultations:write.", body = Body, content_type = "application/problem+json"),
-        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
-        (status = 409, description = "It is over, or full.", body = Body, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON.", body = Body, content_type = "application/problem+json"),
-        (status = 422, description = "A value was refused.", body = Body, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 415, response = NotJson),
+        (status = 422, response = Refused),
+        (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["consultations:write"]))
 )]
@@ -571,10 +574,10 @@ pub async fn add_guest(
     params(("id" = String, Path, description = "The consultation's id")),
     responses(
         (status = 200, description = "The report.", content_type = "application/pdf", body = Vec<u8>),
-        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks consultations:read.", body = Body, content_type = "application/problem+json"),
-        (status = 404, description = "No such consultation.", body = Body, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["consultations:read"]))
 )]
@@ -642,9 +645,9 @@ pub struct ApiQueue {
     tag = "consultations",
     responses(
         (status = 200, description = "Every queue, by name.", body = Vec<ApiQueue>),
-        (status = 401, description = "No valid API key.", body = Body, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks consultations:read.", body = Body, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests for this key.", body = Body, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["consultations:read"]))
 )]

@@ -2,7 +2,7 @@
 //! annotations (`utoipa`), at `/api/v1/openapi.json`; and `/api/v1/docs`, a
 //! page that reads the same document for people.
 
-use super::consultations;
+use super::{consultations, problem};
 use axum::Json;
 use axum::response::Html;
 use serde_json::Value;
@@ -26,6 +26,16 @@ use utoipa::{Modify, OpenApi};
         consultations::report,
         consultations::queues
     ),
+    components(schemas(problem::Body), responses(
+        problem::BadRequest,
+        problem::Unauthorized,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict,
+        problem::NotJson,
+        problem::Refused,
+        problem::TooManyRequests
+    )),
     modifiers(&BearerKey),
     tags((name = "consultations", description = "Consultations and their links"))
 )]
@@ -114,6 +124,14 @@ pub async fn page() -> Html<String> {
                 }
                 html += "<ul>";
                 for (status, answer) in op["responses"].as_object().into_iter().flatten() {
+                    // Shared answers are references to the components.
+                    let answer = match answer["$ref"].as_str() {
+                        Some(reference) => {
+                            &doc["components"]["responses"]
+                                [reference.rsplit('/').next().unwrap_or_default()]
+                        }
+                        None => answer,
+                    };
                     let schema = answer["content"]
                         .as_object()
                         .and_then(|c| c.values().next())

@@ -56,6 +56,51 @@ pub struct Body<'a> {
     field: Option<&'a str>,
 }
 
+// The answers every route may give, described once for the OpenAPI
+// document (each route lists the ones it gives).
+
+/// The body, a query parameter or the Idempotency-Key is not what is documented.
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct BadRequest(#[allow(dead_code)] Body<'static>);
+
+/// No valid API key (none, unknown, or revoked).
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Unauthorized(#[allow(dead_code)] Body<'static>);
+
+/// The key lacks the scope this route needs.
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Forbidden(#[allow(dead_code)] Body<'static>);
+
+/// No such consultation.
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct NotFound(#[allow(dead_code)] Body<'static>);
+
+/// Not possible in the consultation's state (under way, over), or the first
+/// request with this Idempotency-Key is still being answered.
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Conflict(#[allow(dead_code)] Body<'static>);
+
+/// The body is not JSON.
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct NotJson(#[allow(dead_code)] Body<'static>);
+
+/// A value was refused (`field` says which), or the Idempotency-Key was used
+/// with another request.
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Refused(#[allow(dead_code)] Body<'static>);
+
+/// Too many requests for this key: wait `Retry-After` seconds.
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct TooManyRequests(#[allow(dead_code)] Body<'static>);
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = Body {

@@ -520,6 +520,10 @@ async fn the_openapi_document_and_its_page_need_no_key() {
         "{page}"
     );
     assert!(page.contains("id=\"schema-NewConsultation\""));
+    assert!(
+        page.contains("<strong>401</strong> No valid API key"),
+        "shared answers are spelled out"
+    );
 }
 
 #[tokio::test]
