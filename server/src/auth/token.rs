@@ -55,6 +55,22 @@ impl LinkKey {
     }
 
     /// The secret of the link issued with `nonce`.
+    /// The secret of a stored link while it still opens: derived from its
+    /// nonce, matching the stored digest (not re-issued since) and not
+    /// expired at `now`.
+    pub fn current_secret(
+        &self,
+        nonce: Option<&str>,
+        stored_digest: Option<&str>,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<String> {
+        let secret = self.secret(nonce?);
+        let valid = stored_digest == Some(digest(&secret).as_str())
+            && expires_at.is_some_and(|at| at > now);
+        valid.then_some(secret)
+    }
+
     pub fn secret(&self, nonce: &str) -> String {
         let tag = mac(&self.0, nonce.as_bytes());
         // 26 characters of 5 bits each from the first 130 bits of the tag.

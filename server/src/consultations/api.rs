@@ -2,7 +2,7 @@
 //! email, read, listed and cancelled by an API key (whose scopes the HTTP
 //! layer has checked). Every call is audited under the key.
 
-use super::{ConsultationService, Loaded, internal};
+use super::{ConsultationService, internal};
 use crate::db::{AuditEntry, ConsultationFilter, ConsultationRow, ParticipantRow, record_key};
 use app::consultation::{
     ConsultationId, ConsultationStatus, IssuedLink, NewConsultation, ParticipantId,
@@ -185,20 +185,14 @@ impl ConsultationService {
         if let Some(notifier) = &self.notifier {
             notifier.consultation_cancelled(&loaded.row).await;
         }
-        let reloaded: Loaded = self.load(id).await?;
+        let reloaded = self.load(id).await?;
         Ok(self.api_view(&reloaded.row, &reloaded.participants))
     }
 
     /// The consultation's host: a key acting on a booked consultation acts
     /// in its host's name (the same checks and messages as when the host
     /// acts), and is audited under its own name too.
-    async fn host_of(&self, id: &ConsultationId) -> Result<Principal, AppError> {
-        let row = self
-            .db
-            .consultation(&id.0)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| AppError::NotFound("This consultation does not exist.".into()))?;
+    async fn host_of(&self, row: &ConsultationRow) -> Result<Principal, AppError> {
         let user = self
             .db
             .user_by_key(&record_key(&row.host))
@@ -216,7 +210,7 @@ impl ConsultationService {
         at: DateTime<Utc>,
         client: &ClientInfo,
     ) -> Result<ApiConsultation, AppError> {
-        let host = self.host_of(id).await?;
+        let host = self.host_of(&self.load(id).await?.row).await?;
         let when = at.format("%Y-%m-%dT%H:%M").to_string();
         self.reschedule(&host, id, &when, "UTC", client).await?;
         self.api_audit(caller, "api.consultation.reschedule", &id.0, client)
@@ -231,8 +225,8 @@ impl ConsultationService {
         id: &ConsultationId,
         client: &ClientInfo,
     ) -> Result<ApiConsultation, AppError> {
-        let host = self.host_of(id).await?;
         let loaded = self.load(id).await?;
+        let host = self.host_of(&loaded.row).await?;
         let patient = loaded
             .participants
             .iter()
@@ -258,7 +252,7 @@ impl ConsultationService {
         language: Lang,
         client: &ClientInfo,
     ) -> Result<IssuedLink, AppError> {
-        let host = self.host_of(id).await?;
+        let host = self.host_of(&self.load(id).await?.row).await?;
         let issued = self.invite_guest(&host, id, name, language, client).await?;
         self.api_audit(caller, "api.consultation.add_guest", &id.0, client)
             .await;
@@ -272,7 +266,7 @@ impl ConsultationService {
         id: &ConsultationId,
         client: &ClientInfo,
     ) -> Result<crate::report::ReportData, AppError> {
-        let host = self.host_of(id).await?;
+        let host = self.host_of(&self.load(id).await?.row).await?;
         let data = self.report(&host, id, client).await?;
         self.api_audit(caller, "api.consultation.report", &id.0, client)
             .await;
@@ -308,14 +302,13 @@ impl ConsultationService {
 
     /// A participant's link as it opens now, if it still does.
     fn current_link(&self, participant: &ParticipantRow) -> Option<String> {
-        let nonce = participant.link_nonce.as_deref()?;
-        let secret = self.links.secret(nonce);
-        let valid = participant.token_hash.as_deref()
-            == Some(crate::auth::token::digest(&secret).as_str())
-            && participant
-                .token_expires_at
-                .is_some_and(|at| at > Utc::now());
-        valid.then(|| self.link(&secret))
+        let secret = self.links.current_secret(
+            participant.link_nonce.as_deref(),
+            participant.token_hash.as_deref(),
+            participant.token_expires_at,
+            Utc::now(),
+        )?;
+        Some(self.link(&secret))
     }
 
     async fn api_audit(

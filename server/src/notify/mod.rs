@@ -644,11 +644,13 @@ impl Notifier {
 
     /// The participant's link as it works now, if it still works.
     fn current_link(&self, ctx: &MessageContext) -> Option<String> {
-        let nonce = ctx.link_nonce.as_deref()?;
-        let secret = self.links.secret(nonce);
-        let valid = ctx.token_hash.as_deref() == Some(token::digest(&secret).as_str())
-            && ctx.token_expires_at.is_some_and(|t| t > self.now());
-        valid.then(|| format!("{}/j/{secret}", self.public_url))
+        let secret = self.links.current_secret(
+            ctx.link_nonce.as_deref(),
+            ctx.token_hash.as_deref(),
+            ctx.token_expires_at,
+            self.now(),
+        )?;
+        Some(format!("{}/j/{secret}", self.public_url))
     }
 
     /// The host of the public URL, for Message-IDs and calendar UIDs.
