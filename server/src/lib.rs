@@ -38,3 +38,4 @@ pub mod sfu;
 pub mod state;
 pub mod timezones;
 pub mod turn;
+pub mod webhooks;

@@ -41,7 +41,8 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
         .map_err(|e| CommandError::Invalid(e.to_string()))?;
     // The console's messaging set-up, if one was saved, from the first request.
     state.notifier.follow_console().await;
-    let scheduler = tokio::spawn(state.notifier.clone().run(stop));
+    let scheduler = tokio::spawn(state.notifier.clone().run(stop.clone()));
+    let dispatcher = tokio::spawn(state.webhooks.clone().run(stop));
     let turn = match config.media.builtin_turn_port {
         None => None,
         Some(port) => Some(
@@ -104,6 +105,13 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
         .is_err()
     {
         tracing::warn!("the message scheduler did not stop within 30 s");
+    }
+    // Same for a webhook being sent (10 s timeout); the rest stays queued.
+    if tokio::time::timeout(std::time::Duration::from_secs(15), dispatcher)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the webhook dispatcher did not stop within 15 s");
     }
     drop(db);
     Ok(())

@@ -25,6 +25,8 @@ pub struct AppState {
     pub notifier: Arc<Notifier>,
     /// The REST API's keys.
     pub api_keys: Arc<crate::rest::keys::ApiKeys>,
+    /// Subscriptions and the dispatcher of outgoing webhooks.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     pub hub: Hub,
     /// This node's SFU.
     pub sfu: Sfu,
@@ -53,6 +55,15 @@ impl AppState {
             &media_secret,
             node_name(&config),
         )?);
+        let consultations =
+            Arc::new(ConsultationService::new(db.clone(), &config).with_notifier(notifier.clone()));
+        let webhooks = Arc::new(crate::webhooks::Webhooks::new(
+            db.clone(),
+            &config.webhooks,
+            crate::notify::console::SecretBox::new(config.secrets_key.as_ref(), &media_secret),
+            consultations.clone(),
+            node_name(&config),
+        ));
         Ok(Self {
             sfu: Sfu::new(
                 &config.media,
@@ -62,9 +73,8 @@ impl AppState {
                 db.clone(),
             ),
             accounts: Arc::new(AccountService::new(db.clone(), &config)),
-            consultations: Arc::new(
-                ConsultationService::new(db.clone(), &config).with_notifier(notifier.clone()),
-            ),
+            consultations,
+            webhooks,
             notifier,
             api_keys: Arc::new(
                 crate::rest::keys::ApiKeys::new(db.clone()).with_timezone(&config.timezone),

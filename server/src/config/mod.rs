@@ -88,6 +88,18 @@ pub struct Config {
     /// Web origins (`https://agenda.hospital.example`) whose pages may call
     /// the REST API from a browser.
     pub api_cors_origins: Vec<String>,
+    /// Where webhooks may go and how soon they are tried again.
+    pub webhooks: WebhookConfig,
+}
+
+/// Outgoing webhooks.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Internal networks webhooks may reach all the same (a receiver inside
+    /// the hospital); every other internal address is refused.
+    pub allow_networks: Vec<ipnet::IpNet>,
+    /// The wait before the first retry; each next one waits twice as long.
+    pub retry_base: Duration,
 }
 
 /// Where media flows: the SFU's UDP ports, the address it announces, the
@@ -209,6 +221,8 @@ const KEYS: &[&str] = &[
     "notify_templates_dir",
     "secrets_key",
     "api_cors_origins",
+    "webhook_allow_networks",
+    "webhook_retry_seconds",
     "smtp_host",
     "smtp_port",
     "smtp_security",
@@ -560,6 +574,27 @@ impl Config {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
+        let webhooks = WebhookConfig {
+            allow_networks: match text("webhook_allow_networks") {
+                None => Vec::new(),
+                Some(list) => crate::webhooks::guard::parse_networks(&list)
+                    .map_err(|e| src.error("webhook_allow_networks", e))?,
+            },
+            retry_base: match text("webhook_retry_seconds") {
+                None => Duration::from_secs(30),
+                Some(raw) => raw
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=3600).contains(n))
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| {
+                        src.error(
+                            "webhook_retry_seconds",
+                            format!("{raw:?} is not a number of seconds from 1 to 3600"),
+                        )
+                    })?,
+            },
+        };
         if let Some(key) = &secrets_key
             && key.expose().len() < 32
         {
@@ -612,6 +647,7 @@ impl Config {
             notify,
             secrets_key,
             api_cors_origins,
+            webhooks,
         })
     }
 }

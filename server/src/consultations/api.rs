@@ -300,6 +300,23 @@ impl ConsultationService {
         }
     }
 
+    /// A consultation as a webhook carries it, with its people and the key
+    /// that booked it; `None` when it is gone. No patient link: a webhook
+    /// body ends up in logs and queues where a secret does not belong.
+    pub async fn webhook_view(
+        &self,
+        key: &str,
+    ) -> Result<Option<(ApiConsultation, ConsultationRow, Vec<ParticipantRow>)>, crate::db::DbError>
+    {
+        let Some(row) = self.db.consultation(key).await? else {
+            return Ok(None);
+        };
+        let participants = self.db.participants_of(&[key.to_string()]).await?;
+        let mut view = self.api_view(&row, &participants);
+        view.patient_link = None;
+        Ok(Some((view, row, participants)))
+    }
+
     /// A participant's link as it opens now, if it still does.
     fn current_link(&self, participant: &ParticipantRow) -> Option<String> {
         let secret = self.links.current_secret(

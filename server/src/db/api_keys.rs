@@ -82,17 +82,22 @@ impl Db {
 
     /// Revokes a key now; false when there is no such key or it already was.
     pub async fn revoke_api_key(&self, key: &str, at: DateTime<Utc>) -> Result<bool, DbError> {
-        let changed: Vec<String> = self
+        // Its webhook subscriptions stop with it: a revoked integrator hears
+        // nothing more.
+        let response = self
             .inner
             .query(
-                "UPDATE type::record('api_key', $key) SET revoked_at = $at
-                 WHERE revoked_at = NONE RETURN VALUE record::id(id)",
+                "BEGIN;
+                 LET $changed = UPDATE type::record('api_key', $key) SET revoked_at = $at
+                     WHERE revoked_at = NONE RETURN VALUE id;
+                 UPDATE webhook SET active = false WHERE api_key = $key;
+                 RETURN array::len($changed) > 0;
+                 COMMIT;",
             )
             .bind(("key", key.to_string()))
             .bind(("at", at))
-            .await?
-            .take(0)?;
-        Ok(!changed.is_empty())
+            .await?;
+        super::transaction_answer(response, "revoking a key")
     }
 
     pub async fn touch_api_key(&self, key: &str, at: DateTime<Utc>) -> Result<(), DbError> {

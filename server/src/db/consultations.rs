@@ -5,6 +5,7 @@
 
 use super::notifications::CREATE_NOTIFICATION;
 use super::users::new_key;
+use super::webhooks::record_event;
 use super::{Db, DbError, record_key};
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
@@ -224,7 +225,9 @@ impl Db {
                  FOR $n IN $notifications {{ {CREATE_NOTIFICATION}; }};
                  CREATE consultation_event SET consultation = $c, from_status = NONE, to_status = $status,
                      actor = type::string(type::record('user', $creator));
-                 COMMIT;"
+                 {created};
+                 COMMIT;",
+                created = record_event("'consultation.created'", "$c", "NONE", "NONE")
             ))
             .bind(("key", keys.consultation.clone()))
             .bind(("queue", new.queue_key))
@@ -401,12 +404,21 @@ impl Db {
         participant_key: &str,
         state: &str,
     ) -> Result<(), DbError> {
+        // A patient coming into the waiting room is news to integrators
+        // (not one who was already there).
         self.inner
-            .query(
-                "UPDATE type::record('participant', $key) SET state = $state, updated_at = time::now(),
+            .query(format!(
+                "BEGIN;
+                 LET $before = (UPDATE type::record('participant', $key) SET state = $state, updated_at = time::now(),
                      waiting_since = IF $state = 'waiting' THEN (IF state = 'waiting' THEN waiting_since ELSE time::now() END) ELSE NONE END,
-                     admitted_at = IF $state = 'admitted' THEN time::now() ELSE admitted_at END",
-            )
+                     admitted_at = IF $state = 'admitted' THEN time::now() ELSE admitted_at END
+                     RETURN BEFORE)[0];
+                 IF $before != NONE AND $state = 'waiting' AND $before.state != 'waiting' AND $before.role = 'patient' {{
+                     {event};
+                 }};
+                 COMMIT;",
+                event = record_event("'patient.waiting'", "$before.consultation", "$before.id", "NONE")
+            ))
             .bind(("key", participant_key.to_string()))
             .bind(("state", state.to_string()))
             .await?
@@ -505,19 +517,22 @@ impl Db {
     ) -> Result<bool, DbError> {
         let response = self
             .inner
-            .query(
+            .query(format!(
                 "BEGIN;
                  LET $c = type::record('consultation', $key);
                  LET $moved = UPDATE $c SET status = $to, updated_at = time::now(),
                      started_at = IF $to = 'active' THEN time::now() ELSE started_at END,
                      closed_at = IF $to IN ['closed', 'cancelled'] THEN time::now() ELSE closed_at END
                      WHERE status = $from RETURN VALUE id;
-                 IF array::len($moved) > 0 {
+                 IF array::len($moved) > 0 {{
                      CREATE consultation_event SET consultation = $c, from_status = $from, to_status = $to, actor = $actor;
-                 };
+                     {event};
+                 }};
                  RETURN array::len($moved) > 0;
                  COMMIT;",
-            )
+                event = record_event("$event", "$c", "NONE", "NONE")
+            ))
+            .bind(("event", event_of_status(to)))
             .bind(("key", consultation_key.to_string()))
             .bind(("from", from.to_string()))
             .bind(("to", to.to_string()))
@@ -832,5 +847,16 @@ impl Db {
             .bind(("limit", filter.limit as i64))
             .await?
             .take(0)?)
+    }
+}
+
+/// The webhook event a move to status `to` is, if any (a move to waiting is
+/// reported per patient, when they come in).
+fn event_of_status(to: &str) -> Option<&'static str> {
+    match to {
+        "active" => Some("consultation.started"),
+        "closed" => Some("consultation.closed"),
+        "cancelled" => Some("consultation.cancelled"),
+        _ => None,
     }
 }

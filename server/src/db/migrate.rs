@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0008_idempotency",
         include_str!("migrations/0008_idempotency.surql"),
     ),
+    (
+        9,
+        "0009_webhooks",
+        include_str!("migrations/0009_webhooks.surql"),
+    ),
 ];
 
 const BOOKKEEPING: &str = "
@@ -124,7 +129,8 @@ mod tests {
                 "0005_notifications".to_string(),
                 "0006_settings".to_string(),
                 "0007_api".to_string(),
-                "0008_idempotency".to_string()
+                "0008_idempotency".to_string(),
+                "0009_webhooks".to_string()
             ]
         );
         assert!(

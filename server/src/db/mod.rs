@@ -15,6 +15,7 @@ mod sessions;
 mod settings;
 mod translators;
 mod users;
+mod webhooks;
 
 pub use api_keys::ApiKeyRow;
 pub use audit::AuditEntry;
@@ -30,6 +31,10 @@ pub use settings::SettingRow;
 pub use translators::TranslatorOrgRow;
 pub use users::UserRow;
 pub(crate) use users::record_key;
+pub use webhooks::{
+    AfterAttempt, AttemptRecord, AttemptRow, DeliveryRow, EventRow, NewDelivery, NewWebhook,
+    WebhookRow,
+};
 
 use crate::config::Config;
 use surrealdb::Surreal;

@@ -2,6 +2,7 @@
 //! scheduler at a time with a lease, and their statuses. Every instant comes
 //! from the caller's clock (never `time::now()`), so tests can move time.
 
+use super::webhooks::record_event;
 use super::{Db, DbError, record_key};
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
@@ -155,7 +156,20 @@ impl Db {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
-        self.finish("status = 'failed', error = $error", key, node, now)
+        // Integrators hear of it (notification.failed) in the same breath.
+        self.inner
+            .query(format!(
+                "BEGIN;
+                 LET $row = (UPDATE type::record('notification', $key) SET status = 'failed', error = $error,
+                     lease_owner = NONE, lease_until = NONE, updated_at = $now
+                     WHERE lease_owner = $node RETURN AFTER)[0];
+                 IF $row != NONE AND $row.consultation != NONE {{ {event}; }};
+                 COMMIT;",
+                event = record_event("'notification.failed'", "$row.consultation", "$row.participant", "$row.id")
+            ))
+            .bind(("key", key.to_string()))
+            .bind(("node", node.to_string()))
+            .bind(("now", now))
             .bind(("error", error.to_string()))
             .await?
             .check()?;
@@ -220,23 +234,36 @@ impl Db {
         error: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<bool, DbError> {
-        let updated: Vec<RecordId> = self
+        let response = self
             .inner
-            .query(
-                "UPDATE notification SET
+            .query(format!(
+                "BEGIN;
+                 LET $rows = UPDATE notification SET
                      status = IF $delivered THEN 'delivered' ELSE 'failed' END,
                      delivered_at = IF $delivered THEN $now ELSE delivered_at END,
                      error = IF $delivered THEN NONE ELSE $error END, updated_at = $now
                  WHERE provider_id = $provider_id AND status IN ['sent', 'delivered']
-                 RETURN VALUE id",
-            )
+                 RETURN AFTER;
+                 IF !$delivered {{
+                     FOR $row IN $rows {{
+                         IF $row.consultation != NONE {{ {event}; }};
+                     }};
+                 }};
+                 RETURN array::len($rows) > 0;
+                 COMMIT;",
+                event = record_event(
+                    "'notification.failed'",
+                    "$row.consultation",
+                    "$row.participant",
+                    "$row.id"
+                )
+            ))
             .bind(("provider_id", provider_id.to_string()))
             .bind(("delivered", delivered))
             .bind(("error", error))
             .bind(("now", now))
-            .await?
-            .take(0)?;
-        Ok(!updated.is_empty())
+            .await?;
+        super::transaction_answer(response, "a delivery report")
     }
 
     /// Calls off what a consultation still had queued (its reminders).
@@ -462,7 +489,7 @@ impl Db {
 }
 
 /// SurrealDB's words for an optimistic transaction that lost a race.
-fn is_conflict(message: &str) -> bool {
+pub(super) fn is_conflict(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("conflict") || m.contains("retry") || m.contains("write-write")
 }

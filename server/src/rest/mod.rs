@@ -9,6 +9,7 @@ pub mod key_admin;
 pub mod keys;
 pub mod openapi;
 pub mod problem;
+pub mod webhooks;
 
 use crate::state::AppState;
 use app::ssr::ClientInfo;
@@ -50,6 +51,22 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
             get(consultations::report),
         )
         .route("/api/v1/queues", get(consultations::queues))
+        .route(
+            "/api/v1/webhooks",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(webhooks::get_one).delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries/{delivery}/replay",
+            post(webhooks::replay),
+        )
         .route("/api/v1/openapi.json", get(openapi::json))
         .route("/api/v1/docs", get(openapi::page))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))

@@ -2,7 +2,7 @@
 //! annotations (`utoipa`), at `/api/v1/openapi.json`; and `/api/v1/docs`, a
 //! page that reads the same document for people.
 
-use super::{consultations, problem};
+use super::{consultations, problem, webhooks};
 use axum::Json;
 use axum::response::Html;
 use serde_json::Value;
@@ -24,9 +24,15 @@ use utoipa::{Modify, OpenApi};
         consultations::new_patient_link,
         consultations::add_guest,
         consultations::report,
-        consultations::queues
+        consultations::queues,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get_one,
+        webhooks::delete,
+        webhooks::deliveries,
+        webhooks::replay
     ),
-    components(schemas(problem::Body), responses(
+    components(schemas(problem::Body, crate::webhooks::events::EventBody), responses(
         problem::BadRequest,
         problem::Unauthorized,
         problem::Forbidden,
@@ -37,7 +43,10 @@ use utoipa::{Modify, OpenApi};
         problem::TooManyRequests
     )),
     modifiers(&BearerKey),
-    tags((name = "consultations", description = "Consultations and their links"))
+    tags(
+        (name = "consultations", description = "Consultations and their links"),
+        (name = "webhooks", description = "Events sent to your server as they happen. Each request is a POST of a `WebhookEvent` with the headers `Visita-Event` (its type), `Visita-Event-Id`, `Visita-Delivery` and `Visita-Signature: t=<unix time>,v1=<hex>`, where hex is HMAC-SHA256 with the subscription's secret over `<t>.<raw body>`. Answer 2xx within 10 s; anything else is tried again after 30 s, then twice as long each time (at most an hour apart) for a day.")
+    )
 )]
 pub struct ApiDoc;
 

@@ -12,3 +12,4 @@ mod messaging_setup;
 mod notifications;
 mod rest_api;
 mod sms_webhooks;
+mod webhooks;
