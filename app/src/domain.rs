@@ -355,6 +355,54 @@ pub struct ApiKeySummary {
     pub revoked_label: Option<String>,
 }
 
+/// A webhook subscription as administrators see it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSummary {
+    pub id: String,
+    /// The name of the API key that subscribed.
+    pub key_name: String,
+    pub url: String,
+    pub events: Vec<String>,
+    /// False once its key was revoked.
+    pub active: bool,
+    pub description: Option<String>,
+    pub created_label: String,
+}
+
+/// One delivery of an event to a subscription, with its tries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDeliverySummary {
+    pub id: String,
+    pub webhook_id: String,
+    pub url: String,
+    /// The event (`consultation.created`…).
+    pub kind: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub created_label: String,
+    /// When it is tried next, while pending.
+    pub next_label: Option<String>,
+    /// The delivery this one sends again, if it is a replay.
+    pub replay_of: Option<String>,
+    pub tries: Vec<WebhookTry>,
+}
+
+/// One try: the receiver's status, or why there was none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookTry {
+    pub at_label: String,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// The webhooks page: subscriptions and the latest deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhooksOverview {
+    pub subscriptions: Vec<WebhookSummary>,
+    pub deliveries: Vec<WebhookDeliverySummary>,
+}
+
 /// A key just made: the only time it is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedApiKey {

@@ -59,6 +59,11 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=path!("/admin/webhooks")
+                    view=pages::admin_webhooks::AdminWebhooksPage
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=path!("/admin/messages")
                     view=pages::admin_messaging::AdminMessagingPage
                     ssr=SsrMode::Async

@@ -19,7 +19,7 @@ test('schemathesis finds no server error and no answer outside the schema', asyn
   let visita;
   try {
     const made = runVisita(
-      ['admin', 'create-api-key', '--name', 'schemathesis', '--scopes', 'consultations:read,consultations:write',
+      ['admin', 'create-api-key', '--name', 'schemathesis', '--scopes', 'consultations:read,consultations:write,webhooks:manage',
         '--requests-per-minute', '100000'],
       { dataDir },
     );

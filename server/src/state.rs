@@ -60,6 +60,7 @@ impl AppState {
         let webhooks = Arc::new(crate::webhooks::Webhooks::new(
             db.clone(),
             &config.webhooks,
+            &config.timezone,
             crate::notify::console::SecretBox::new(config.secrets_key.as_ref(), &media_secret),
             consultations.clone(),
             node_name(&config),

@@ -27,12 +27,13 @@ pub async fn load_api_keys() -> Result<Vec<ApiKeySummary>, AppError> {
     )
 }
 
-/// A new key with the ticked scopes (`read`, `write`: checkboxes).
+/// A new key with the ticked scopes (`read`, `write`, `webhooks`: checkboxes).
 #[server(endpoint = "api-keys/create")]
 pub async fn create_api_key(
     name: String,
     read: Option<String>,
     write: Option<String>,
+    webhooks: Option<String>,
     requests_per_minute: Option<String>,
 ) -> Result<CreatedApiKey, AppError> {
     use crate::ssr::respond;
@@ -46,6 +47,9 @@ pub async fn create_api_key(
             }
             if write.is_some() {
                 scopes.push("consultations:write".to_string());
+            }
+            if webhooks.is_some() {
+                scopes.push("webhooks:manage".to_string());
             }
             let rate = match requests_per_minute.as_deref().map(str::trim) {
                 None | Some("") => 600,

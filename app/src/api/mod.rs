@@ -11,3 +11,4 @@ pub mod messaging;
 pub mod queues;
 pub mod translators;
 pub mod users;
+pub mod webhooks;

@@ -45,6 +45,7 @@ where
                                             <a href="/admin/translators">"Translators"</a>
                                             <a href="/admin/messages">"Messages"</a>
                                             <a href="/admin/api-keys">"API keys"</a>
+                                            <a href="/admin/webhooks">"Webhooks"</a>
                                         </Show>
                                         <a href="/account/password">"My password"</a>
                                     </nav>

@@ -48,6 +48,7 @@ fn ApiKeysAdmin(keys: Vec<ApiKeySummary>) -> impl IntoView {
                     <legend>"It may"</legend>
                     <label class="check"><input type="checkbox" name="read" checked/>" read consultations"</label>
                     <label class="check"><input type="checkbox" name="write"/>" book, move and cancel consultations"</label>
+                    <label class="check"><input type="checkbox" name="webhooks"/>" subscribe to webhooks"</label>
                 </fieldset>
                 <label for="k-rate">"Requests per minute"</label>
                 <input id="k-rate" name="requests_per_minute" type="text" inputmode="numeric" value="600"/>

@@ -14,6 +14,8 @@ pub mod admin_translators;
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_users;
 #[cfg(any(feature = "ssr", feature = "staff"))]
+pub mod admin_webhooks;
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod dashboard;
 pub mod invite;
 #[cfg(any(feature = "ssr", feature = "staff"))]

@@ -344,6 +344,29 @@ pub trait ApiKeyAdmin: Send + Sync {
     async fn revoke(&self, who: &Principal, id: &str, client: &ClientInfo) -> Result<(), AppError>;
 }
 
+/// Outgoing webhooks, for administrators: what is subscribed, the delivery
+/// log, sending a delivery again, turning a subscription off.
+#[async_trait]
+pub trait WebhookAdmin: Send + Sync {
+    async fn overview(
+        &self,
+        who: &Principal,
+        client: &ClientInfo,
+    ) -> Result<crate::domain::WebhooksOverview, AppError>;
+    async fn replay(
+        &self,
+        who: &Principal,
+        delivery: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+    async fn delete(
+        &self,
+        who: &Principal,
+        webhook: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError>;
+}
+
 /// Everything the server hands to server functions.
 #[derive(Clone)]
 pub struct Services {
@@ -351,6 +374,7 @@ pub struct Services {
     pub consultations: Arc<dyn Consultations>,
     pub messaging: Arc<dyn Messaging>,
     pub api_keys: Arc<dyn ApiKeyAdmin>,
+    pub webhooks: Arc<dyn WebhookAdmin>,
 }
 
 /// Someone who came in through an invite link, put in the request's

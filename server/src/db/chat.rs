@@ -50,9 +50,12 @@ pub const MESSAGE_FIELDS: &str = "id, consultation, author, author_name, author_
      attachment, attachment_name, attachment_type, attachment_size";
 
 /// A 26-character ULID (Crockford base 32): 48 bits of milliseconds, then
-/// 80 random bits. Sorts by time as a string.
+/// 80 random bits. Sorts by time as a string; keys made by this process in
+/// the same millisecond (or after the clock stepped back) follow the last
+/// one, so two messages sent at once keep the order they were written in.
 pub fn new_message_key(now: DateTime<Utc>) -> String {
     use rand::RngCore;
+    static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let millis = u128::from(now.timestamp_millis().max(0) as u64) & ((1 << 48) - 1);
     let mut random = [0u8; 10];
@@ -60,7 +63,13 @@ pub fn new_message_key(now: DateTime<Utc>) -> String {
     let random = random
         .iter()
         .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
-    let value = (millis << 80) | random;
+    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let value = if *last >> 80 >= millis {
+        *last + 1
+    } else {
+        (millis << 80) | random
+    };
+    *last = value;
     (0..26)
         .rev()
         .map(|i| ALPHABET[((value >> (i * 5)) & 31) as usize] as char)
@@ -202,5 +211,9 @@ mod tests {
         assert_eq!(earlier.len(), 26);
         assert!(earlier < later);
         assert_ne!(new_message_key(Utc::now()), new_message_key(Utc::now()));
+        // Many in one millisecond: still in the order they were made.
+        let now = Utc::now();
+        let keys: Vec<String> = (0..1000).map(|_| new_message_key(now)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
     }
 }

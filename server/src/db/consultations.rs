@@ -3,7 +3,7 @@
 //! read (`WHERE status = $from`), so two clinicians acting at once cannot
 //! both move the same consultation.
 
-use super::notifications::CREATE_NOTIFICATION;
+use super::notifications::create_notification;
 use super::users::new_key;
 use super::webhooks::record_event;
 use super::{Db, DbError, record_key};
@@ -222,12 +222,13 @@ impl Db {
                      name = $patient_name, language = $language, state = 'invited',
                      token_hash = $token_hash, link_nonce = $nonce, token_expires_at = $expires,
                      token_issued_at = time::now();
-                 FOR $n IN $notifications {{ {CREATE_NOTIFICATION}; }};
+                 FOR $n IN $notifications {{ {notifications}; }};
                  CREATE consultation_event SET consultation = $c, from_status = NONE, to_status = $status,
                      actor = type::string(type::record('user', $creator));
                  {created};
                  COMMIT;",
-                created = record_event("'consultation.created'", "$c", "NONE", "NONE")
+                created = record_event("'consultation.created'", "$c", "NONE", "NONE"),
+                notifications = create_notification()
             ))
             .bind(("key", keys.consultation.clone()))
             .bind(("queue", new.queue_key))

@@ -53,12 +53,19 @@ impl NotificationRow {
 const FIELDS: &str = "id, consultation, participant, channel, kind, offset, recipient, language, text, \
      due_at, status, attempts, provider_id, error, outbox, created_at, sent_at, delivered_at";
 
-/// The statement that queues `$n` for consultation `$c` and participant `$p`
-/// (both may be NONE), shared by booking and later enqueues.
-pub(super) const CREATE_NOTIFICATION: &str = "CREATE notification SET consultation = $c, participant = $p,
-     channel = $n.channel, kind = $n.kind, offset = $n.offset, recipient = $n.recipient,
-     language = $n.language, text = $n.text, due_at = $n.due_at, status = $n.status, error = $n.error,
-     updated_at = $n.due_at";
+/// The statements that queue `$n` for consultation `$c` and participant
+/// `$p` (both may be NONE), shared by booking and later enqueues. A message
+/// known at once never to go (`failed`) is news to integrators.
+pub(super) fn create_notification() -> String {
+    format!(
+        "LET $queued = CREATE notification SET consultation = $c, participant = $p,
+             channel = $n.channel, kind = $n.kind, offset = $n.offset, recipient = $n.recipient,
+             language = $n.language, text = $n.text, due_at = $n.due_at, status = $n.status, error = $n.error,
+             updated_at = $n.due_at RETURN VALUE id;
+         IF $n.status = 'failed' AND $c != NONE {{ {event}; }}",
+        event = record_event("'notification.failed'", "$c", "$p", "$queued[0]")
+    )
+}
 
 impl Db {
     /// Queues messages about one consultation's participant.
@@ -76,8 +83,9 @@ impl Db {
                 "BEGIN;
                  LET $c = IF $consultation THEN type::record('consultation', $consultation) ELSE NONE END;
                  LET $p = IF $participant THEN type::record('participant', $participant) ELSE NONE END;
-                 FOR $n IN $rows {{ {CREATE_NOTIFICATION}; }};
-                 COMMIT;"
+                 FOR $n IN $rows {{ {create}; }};
+                 COMMIT;",
+                create = create_notification()
             ))
             .bind(("consultation", consultation_key.map(str::to_string)))
             .bind(("participant", participant_key.map(str::to_string)))

@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         consultations: state.consultations.clone(),
         messaging: state.notifier.clone(),
         api_keys: state.api_keys.clone(),
+        webhooks: state.webhooks.clone(),
     };
     let version = state.assets.clone();
     let provide = move || {

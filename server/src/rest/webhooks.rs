@@ -225,10 +225,12 @@ pub async fn deliveries(
     ),
     responses(
         (status = 202, description = "Queued; it is tried within a second or two.", body = DeliveryView),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 422, response = Refused),
         (status = 429, response = TooManyRequests),
     ),
     security(("api_key" = ["webhooks:manage"]))

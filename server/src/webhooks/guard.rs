@@ -30,6 +30,9 @@ pub enum UrlRefusal {
     Internal { host: String, ip: IpAddr },
 }
 
+/// How long a name may take to resolve when subscribing.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Networks that are not the public internet.
 const INTERNAL: &[&str] = &[
     "0.0.0.0/8",
@@ -88,9 +91,13 @@ impl AddressGuard {
         let host = url.host_str().ok_or(UrlRefusal::NotUrl)?.to_string();
         if literal_ip(&url).is_none() {
             let port = url.port_or_known_default().unwrap_or(443);
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            // A name server that does not answer must not hold the request.
+            let lookup = tokio::net::lookup_host((host.as_str(), port));
+            let addrs: Vec<SocketAddr> = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
                 .await
-                .map_err(|_| UrlRefusal::Unresolvable(host.clone()))?
+                .ok()
+                .and_then(Result::ok)
+                .ok_or_else(|| UrlRefusal::Unresolvable(host.clone()))?
                 .collect();
             if addrs.is_empty() {
                 return Err(UrlRefusal::Unresolvable(host));

@@ -10,6 +10,7 @@
 //! send one again. (The HTTP side of the SMS gateway's incoming webhooks is
 //! `http::webhooks`.)
 
+mod admin;
 pub mod events;
 pub mod guard;
 pub mod sign;
@@ -140,12 +141,15 @@ pub struct Webhooks {
     secrets: SecretBox,
     consultations: Arc<ConsultationService>,
     retry_base: Duration,
+    /// The clinic's zone, for the times the admin page shows.
+    timezone: String,
 }
 
 impl Webhooks {
     pub fn new(
         db: Db,
         config: &WebhookConfig,
+        timezone: &str,
         secrets: SecretBox,
         consultations: Arc<ConsultationService>,
         node: String,
@@ -169,6 +173,7 @@ impl Webhooks {
             secrets,
             consultations,
             retry_base: config.retry_base,
+            timezone: timezone.to_string(),
         }
     }
 

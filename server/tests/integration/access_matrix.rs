@@ -360,6 +360,10 @@ async fn every_caller_against_every_consultation_function_and_route() {
         ),
         // Revoking one that does not exist: let through, then 409.
         ("/api/api-keys/revoke", "id=nosuchkey1".into(), vec![Admin], true),
+        ("/api/webhooks/list", String::new(), vec![Admin], true),
+        // Ones that do not exist: let through, then 409.
+        ("/api/webhooks/replay", "id=nosuchdelivery".into(), vec![Admin], true),
+        ("/api/webhooks/delete", "id=nosuchhook".into(), vec![Admin], true),
         ("/api/translators/orgs", String::new(), vec![Admin], true),
         (
             "/api/translators/create",

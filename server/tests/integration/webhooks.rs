@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 /// What the receiver was sent: headers and raw body.
 type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
-/// A receiver on loopback that answers 500 to its first request and 200
-/// after; returns its URL.
-async fn receiver(received: Received) -> String {
+/// A receiver on loopback that answers 500 to its first request when
+/// `fail_first`, and 200 otherwise; returns its URL.
+async fn receiver(received: Received, fail_first: bool) -> String {
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |headers: HeaderMap, body: String| {
@@ -30,7 +30,7 @@ async fn receiver(received: Received) -> String {
             async move {
                 let mut all = received.lock().unwrap();
                 all.push((headers, body));
-                if all.len() == 1 {
+                if fail_first && all.len() == 1 {
                     StatusCode::INTERNAL_SERVER_ERROR
                 } else {
                     StatusCode::OK
@@ -152,7 +152,7 @@ fn signed_by(secret: &str, headers: &HeaderMap, body: &str) -> bool {
 async fn events_are_signed_retried_logged_and_replayed() {
     let w = world().await;
     let received: Received = Arc::default();
-    let url = receiver(received.clone()).await;
+    let url = receiver(received.clone(), true).await;
 
     let (status, created) = call(
         &w.app,
@@ -391,4 +391,39 @@ async fn subscriptions_are_checked() {
         .await
         .unwrap();
     assert!(!w.db.webhooks(None).await.unwrap()[0].active);
+}
+
+#[tokio::test]
+async fn a_message_that_cannot_go_is_reported() {
+    let w = world().await;
+    let received: Received = Arc::default();
+    let url = receiver(received.clone(), false).await;
+    let (status, _) = call(
+        &w.app,
+        "POST",
+        "/api/v1/webhooks",
+        &w.key,
+        Some(json!({"url": url, "events": ["notification.failed"], "ownOnly": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // No email server here: the invite is known at once never to go.
+    let mut body = booking();
+    body["sendInvite"] = json!(true);
+    let (status, booked) = call(&w.app, "POST", "/api/v1/consultations", &w.key, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+    assert_eq!(w.state.webhooks.tick().await.unwrap(), 1);
+    let all = received.lock().unwrap();
+    assert_eq!(all.len(), 1);
+    let event: Value = serde_json::from_str(&all[0].1).unwrap();
+    assert_eq!(event["type"], "notification.failed", "{event}");
+    assert_eq!(event["data"]["consultation"]["id"], booked["id"]);
+    assert_eq!(event["data"]["notification"]["channel"], "email", "{event}");
+    assert_eq!(event["data"]["participant"]["role"], "patient", "{event}");
+    assert!(
+        event["data"]["notification"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{event}"
+    );
 }
