@@ -63,7 +63,9 @@ pub fn new_message_key(now: DateTime<Utc>) -> String {
     let random = random
         .iter()
         .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
-    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let value = if *last >> 80 >= millis {
         *last + 1
     } else {
