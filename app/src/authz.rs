@@ -2,7 +2,7 @@
 //! caller do this action to this resource? Kept as a pure function so the
 //! whole policy is a table in the tests below.
 
-use crate::consultation::{ConsultationFacts, ConsultationId, QueueId, Visitor};
+use crate::consultation::{ConsultationFacts, ConsultationId, ParticipantRole, QueueId, Visitor};
 use crate::domain::{Principal, Role, UserId};
 
 /// Who is asking: a signed-in staff member, or someone who came in through
@@ -177,10 +177,15 @@ fn visitor_may(visitor: &Visitor, action: Action, resource: &Resource) -> bool {
     if c.id != visitor.consultation {
         return false;
     }
+    let admitted = c.admitted.contains(&visitor.participant);
     match action {
         Action::ViewConsultation => true,
         Action::Wait => !c.status.is_over(),
-        Action::Chat => c.admitted.contains(&visitor.participant) && !c.status.is_over(),
+        Action::Chat => admitted && !c.status.is_over(),
+        // A clinician without an account hosts by their link (the REST API's
+        // doctorLink): this one consultation, while they are in it. Notes and
+        // the report stay theirs after closing, as for staff.
+        Action::RunConsultation => visitor.role == ParticipantRole::Host && admitted,
         _ => false,
     }
 }
@@ -332,5 +337,51 @@ mod tests {
             ),
             Err(Denied::Forbidden)
         );
+    }
+
+    #[test]
+    fn a_clinician_hosting_by_link_runs_only_their_consultation_once_in() {
+        use crate::consultation::{ConsultationStatus, ParticipantId, Visitor};
+        use crate::i18n::Lang;
+        let mine = ConsultationId("mine".into());
+        let visitor = |role| Visitor {
+            participant: ParticipantId("p1".into()),
+            consultation: mine.clone(),
+            role,
+            name: "Dr Link".into(),
+            language: Lang::default(),
+        };
+        let facts = |id: &ConsultationId, admitted: bool| {
+            Resource::Consultation(ConsultationFacts {
+                id: id.clone(),
+                queue: QueueId(DEFAULT_QUEUE.into()),
+                status: ConsultationStatus::Active,
+                admitted: if admitted {
+                    vec![ParticipantId("p1".into())]
+                } else {
+                    Vec::new()
+                },
+                staff_participants: Vec::new(),
+            })
+        };
+        let host = visitor(ParticipantRole::Host);
+        let run = |v: &Visitor, r: &Resource| {
+            authorize(Some(Caller::Visitor(v)), Action::RunConsultation, r).is_ok()
+        };
+        assert!(run(&host, &facts(&mine, true)));
+        assert!(!run(&host, &facts(&mine, false)), "not before they are in");
+        assert!(!run(&host, &facts(&ConsultationId("other".into()), true)));
+        for role in [
+            ParticipantRole::Patient,
+            ParticipantRole::Guest,
+            ParticipantRole::Translator,
+            ParticipantRole::Colleague,
+        ] {
+            assert!(!run(&visitor(role), &facts(&mine, true)), "{role:?}");
+        }
+        // Nothing beyond the consultation: no booking, no dashboard.
+        for action in [Action::ManageBooking, Action::ViewDashboard] {
+            assert!(authorize(Some(Caller::Visitor(&host)), action, &facts(&mine, true)).is_err());
+        }
     }
 }

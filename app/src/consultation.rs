@@ -303,6 +303,10 @@ fn looks_like_local_datetime(value: &str) -> bool {
 pub struct CreatedConsultation {
     pub id: ConsultationId,
     pub patient_link: String,
+    /// The host's own link, when they have no account (REST API bookings
+    /// by clinician name).
+    #[serde(default)]
+    pub host_link: Option<String>,
 }
 
 /// A fresh link for one participant (the old one no longer opens anything).
@@ -481,7 +485,11 @@ pub struct QueueSummary {
 /// appointment, nothing about the patient's health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvitePreview {
+    /// The clinic's name, or the company a session was branded with.
     pub clinic: String,
+    /// Where the company's logo is served, when it has one.
+    #[serde(default)]
+    pub logo: Option<String>,
     pub clinician: String,
     /// The time in the invitee's zone and language; `None` for "now".
     pub when: Option<String>,
@@ -589,7 +597,11 @@ pub fn check_chat_body(body: &str) -> Result<String, FieldError> {
 pub struct RoomState {
     pub consultation: ConsultationId,
     pub status: ConsultationStatus,
+    /// The clinic's name, or the company a session was branded with.
     pub clinic: String,
+    /// Where the company's logo is served, when it has one.
+    #[serde(default)]
+    pub logo: Option<String>,
     pub host_name: String,
     pub patient_name: String,
     /// The participant whose page this is (for staff: their host or
@@ -603,6 +615,10 @@ pub struct RoomState {
     pub can_chat: bool,
     /// May this page run the consultation (admit, close, notes).
     pub can_host: bool,
+    /// The page is a signed-in staff member's (not a link's): the
+    /// dashboard and the translators are theirs to reach.
+    #[serde(default)]
+    pub staff: bool,
     /// The language of this page's person.
     pub language: Lang,
 }

@@ -21,6 +21,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod branding;
 pub mod cli;
 pub mod commands;
 pub mod config;

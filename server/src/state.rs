@@ -27,6 +27,10 @@ pub struct AppState {
     pub api_keys: Arc<crate::rest::keys::ApiKeys>,
     /// Subscriptions and the dispatcher of outgoing webhooks.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Company logos of seed-compatible sessions.
+    pub logos: Arc<crate::branding::Logos>,
+    /// The JWTs of seed-compatible session links.
+    pub session_tokens: Arc<crate::rest::seed::SessionTokens>,
     pub hub: Hub,
     /// This node's SFU.
     pub sfu: Sfu,
@@ -65,7 +69,17 @@ impl AppState {
             consultations.clone(),
             node_name(&config),
         ));
+        let logos = Arc::new(crate::branding::Logos::new(
+            db.clone(),
+            webhooks.guard().clone(),
+        ));
+        let session_tokens = Arc::new(crate::rest::seed::SessionTokens::new(
+            &media_secret,
+            &config.public_url,
+        ));
         Ok(Self {
+            logos,
+            session_tokens,
             sfu: Sfu::new(
                 &config.media,
                 PassKeys::new(media_secret).with_lifetime(config.media.pass_lifetime),

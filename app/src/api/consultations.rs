@@ -86,12 +86,12 @@ pub async fn admit(participant: String) -> Result<ConsultationId, AppError> {
     respond(
         async {
             let ctx = ctx()?;
-            let who = ctx.require_principal()?;
+            let caller = ctx.host_caller().ok_or(AppError::NotSignedIn)?;
             let id = ctx
                 .services
                 .consultations
                 .admit(
-                    who,
+                    caller,
                     &crate::consultation::ParticipantId(participant),
                     &ctx.client,
                 )
@@ -110,10 +110,11 @@ pub async fn set_auto_admit(consultation: String, on: bool) -> Result<(), AppErr
     respond(
         async {
             let ctx = ctx()?;
-            let who = ctx.require_principal()?;
+            let id = ConsultationId(consultation);
+            let caller = ctx.caller_for(&id).ok_or(AppError::NotSignedIn)?;
             ctx.services
                 .consultations
-                .set_auto_admit(who, &ConsultationId(consultation), on, &ctx.client)
+                .set_auto_admit(caller, &id, on, &ctx.client)
                 .await
         }
         .await,
@@ -127,10 +128,11 @@ pub async fn close_consultation(consultation: String) -> Result<(), AppError> {
     respond(
         async {
             let ctx = ctx()?;
-            let who = ctx.require_principal()?;
+            let id = ConsultationId(consultation);
+            let caller = ctx.caller_for(&id).ok_or(AppError::NotSignedIn)?;
             ctx.services
                 .consultations
-                .close(who, &ConsultationId(consultation), &ctx.client)
+                .close(caller, &id, &ctx.client)
                 .await
         }
         .await,
@@ -242,10 +244,11 @@ pub async fn load_notes(consultation: String) -> Result<String, AppError> {
     respond(
         async {
             let ctx = ctx()?;
-            let who = ctx.require_principal()?;
+            let id = ConsultationId(consultation);
+            let caller = ctx.caller_for(&id).ok_or(AppError::NotSignedIn)?;
             ctx.services
                 .consultations
-                .notes(who, &ConsultationId(consultation), &ctx.client)
+                .notes(caller, &id, &ctx.client)
                 .await
         }
         .await,
@@ -259,10 +262,11 @@ pub async fn save_notes(consultation: String, notes: String) -> Result<(), AppEr
     respond(
         async {
             let ctx = ctx()?;
-            let who = ctx.require_principal()?;
+            let id = ConsultationId(consultation);
+            let caller = ctx.caller_for(&id).ok_or(AppError::NotSignedIn)?;
             ctx.services
                 .consultations
-                .save_notes(who, &ConsultationId(consultation), &notes, &ctx.client)
+                .save_notes(caller, &id, &notes, &ctx.client)
                 .await
         }
         .await,
@@ -280,19 +284,14 @@ pub async fn invite_guest(
     respond(
         async {
             let ctx = ctx()?;
-            let who = ctx.require_principal()?;
+            let id = ConsultationId(consultation);
+            let caller = ctx.caller_for(&id).ok_or(AppError::NotSignedIn)?;
             let language = crate::i18n::Lang::from_code(&language).ok_or_else(|| {
                 AppError::invalid("language", "Choose one of the offered languages.")
             })?;
             ctx.services
                 .consultations
-                .invite_guest(
-                    who,
-                    &ConsultationId(consultation),
-                    &name,
-                    language,
-                    &ctx.client,
-                )
+                .invite_guest(caller, &id, &name, language, &ctx.client)
                 .await
         }
         .await,
@@ -306,11 +305,11 @@ pub async fn remove_participant(participant: String) -> Result<(), AppError> {
     respond(
         async {
             let ctx = ctx()?;
-            let who = ctx.require_principal()?;
+            let caller = ctx.host_caller().ok_or(AppError::NotSignedIn)?;
             ctx.services
                 .consultations
                 .remove_participant(
-                    who,
+                    caller,
                     &crate::consultation::ParticipantId(participant),
                     &ctx.client,
                 )

@@ -41,6 +41,9 @@ pub fn LangSwitch() -> impl IntoView {
 #[component]
 pub fn PatientFrame(
     #[prop(into)] clinic: String,
+    /// The company's logo, beside its name (branded sessions).
+    #[prop(default = None)]
+    logo: Option<String>,
     #[prop(default = Live::Static)] live: Live,
     children: Children,
 ) -> impl IntoView {
@@ -48,6 +51,7 @@ pub fn PatientFrame(
     view! {
         <leptos_meta::Html {..} lang=lang/>
         <header class="patient-top">
+            {logo.map(|src| view! { <img class="clinic-logo" src=src alt="" data-testid="clinic-logo"/> })}
             <span class="clinic">{clinic}</span>
             <LangSwitch/>
         </header>

@@ -51,17 +51,39 @@ fn Invitation(preview: InvitePreview, token: String) -> impl IntoView {
     let lang = crate::i18n::use_lang().get_untracked().code();
     let clinician = preview.clinician.clone();
     let when = preview.when.clone();
+    // A clinician who hosts by link (no account) starts it, and waits for
+    // nobody.
+    let hosts = preview.role == crate::consultation::ParticipantRole::Host;
+    let name = preview.name.clone();
+    let with_whom = move || {
+        if hosts {
+            t_with(Key::InviteHostWith, {
+                let name = name.clone();
+                move || vec![("name", name.clone())]
+            })
+            .into_any()
+        } else {
+            t_with(Key::InviteWith, {
+                let clinician = clinician.clone();
+                move || vec![("clinician", clinician.clone())]
+            })
+            .into_any()
+        }
+    };
+    let join_label = if hosts {
+        Key::InviteHostJoin
+    } else {
+        Key::InviteJoin
+    };
     view! {
         <Title text=t(Key::PageTitle)/>
         // No islands here (the join button is a plain form); the waiting
         // room's bundle downloads while the patient reads, and joining
         // overlaps with it.
-        <PatientFrame clinic=preview.clinic.clone() live=Live::Ahead(Bundle::Patient)>
+        <PatientFrame clinic=preview.clinic.clone() logo=preview.logo.clone() live=Live::Ahead(Bundle::Patient)>
             <h1>{t(Key::InviteTitle)}</h1>
             <div class="card big">
-                <p class="with-whom">
-                    {t_with(Key::InviteWith, move || vec![("clinician", clinician.clone())])}
-                </p>
+                <p class="with-whom">{with_whom()}</p>
                 <p class="when">
                     {match when {
                         Some(when) => {
@@ -77,7 +99,7 @@ fn Invitation(preview: InvitePreview, token: String) -> impl IntoView {
                 <form method="post" action=Join::url() class="join-form" data-ahead="">
                     <input type="hidden" name="token" value=token/>
                     <input type="hidden" name="lang" value=lang/>
-                    <button type="submit" class="primary huge" id="join">{t(Key::InviteJoin)}</button>
+                    <button type="submit" class="primary huge" id="join">{t(join_label)}</button>
                 </form>
             </div>
         </PatientFrame>

@@ -153,13 +153,13 @@ pub trait Consultations: Send + Sync {
     /// Lets a waiting participant in; the clinician enters the room too.
     async fn admit(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         participant: &ParticipantId,
         client: &ClientInfo,
     ) -> Result<ConsultationId, AppError>;
     async fn set_auto_admit(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         on: bool,
         client: &ClientInfo,
@@ -202,13 +202,13 @@ pub trait Consultations: Send + Sync {
     /// The clinician's notes.
     async fn notes(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         client: &ClientInfo,
     ) -> Result<String, AppError>;
     async fn save_notes(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         notes: &str,
         client: &ClientInfo,
@@ -216,7 +216,7 @@ pub trait Consultations: Send + Sync {
     /// A link for a guest (family, a colleague outside Visita).
     async fn invite_guest(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         name: &str,
         language: Lang,
@@ -225,7 +225,7 @@ pub trait Consultations: Send + Sync {
     /// Takes someone out; their link and sessions die at once.
     async fn remove_participant(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         participant: &ParticipantId,
         client: &ClientInfo,
     ) -> Result<(), AppError>;
@@ -284,7 +284,7 @@ pub trait Consultations: Send + Sync {
     /// Ends the consultation for everyone; every link stops working.
     async fn close(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         client: &ClientInfo,
     ) -> Result<(), AppError>;
@@ -415,6 +415,21 @@ impl RequestCtx {
             self.principal(),
             id,
         )
+    }
+
+    /// Who runs a consultation from this page, for actions named by a
+    /// participant: a visitor who hosts by link, else the staff member, else
+    /// any visitor (whom the policy will refuse).
+    pub fn host_caller(&self) -> Option<Caller<'_>> {
+        let visitor = self.visitor.as_ref().map(|v| &v.visitor);
+        match (visitor, self.principal()) {
+            (Some(v), _) if v.role == crate::consultation::ParticipantRole::Host => {
+                Some(Caller::Visitor(v))
+            }
+            (_, Some(p)) => Some(Caller::Staff(p)),
+            (Some(v), None) => Some(Caller::Visitor(v)),
+            (None, None) => None,
+        }
     }
 
     /// The staff member, or `NotSignedIn`.

@@ -4,8 +4,9 @@
 
 use super::{ConsultationService, internal};
 use crate::db::{AuditEntry, ConsultationFilter, ConsultationRow, ParticipantRow, record_key};
+use app::authz::Caller;
 use app::consultation::{
-    ConsultationId, ConsultationStatus, IssuedLink, NewConsultation, ParticipantId,
+    ConsultationId, ConsultationStatus, IssuedLink, NewConsultation, ParticipantId, QueueId,
 };
 use app::domain::Principal;
 use app::error::AppError;
@@ -23,6 +24,30 @@ pub struct ApiBooking {
     pub metadata: Option<serde_json::Value>,
     /// False: the integrator hands the link over itself; no message is sent.
     pub send_invite: bool,
+    /// The host has no account: they get a link of their own.
+    pub host_by_link: bool,
+    /// Patients go straight in, without waiting to be admitted.
+    pub auto_admit: bool,
+    /// The company the pages show instead of the clinic.
+    pub brand: Brand,
+}
+
+/// How the patient's and clinician's pages present a consultation.
+#[derive(Debug, Clone, Default)]
+pub struct Brand {
+    pub name: Option<String>,
+    /// The key of a stored logo.
+    pub logo: Option<String>,
+    pub display_mode: Option<String>,
+}
+
+/// Who hosts a consultation booked through the API.
+pub enum ApiHost {
+    /// A staff account working in the queue.
+    Account(Principal),
+    /// A clinician without an account, by name: they open the
+    /// consultation by their own link.
+    ByLink(String),
 }
 
 /// The key a request came with.
@@ -58,8 +83,10 @@ pub struct ApiConsultation {
     pub metadata: Option<serde_json::Value>,
     /// The patient's link while it opens the consultation.
     pub patient_link: Option<String>,
-    /// Where the clinician (signed in) runs it.
-    pub doctor_link: String,
+    /// Where the clinician runs it: the room (signed in) for a staff
+    /// account; for a clinician booked by name, their own link while it
+    /// opens the consultation.
+    pub doctor_link: Option<String>,
 }
 
 /// A page of a list, and where the next one starts.
@@ -77,11 +104,26 @@ impl ConsultationService {
     pub async fn api_create(
         &self,
         caller: &ApiCaller,
-        host: &Principal,
+        host: ApiHost,
         booking: NewConsultation,
-        extra: ApiBooking,
+        mut extra: ApiBooking,
         client: &ClientInfo,
     ) -> Result<ApiConsultation, AppError> {
+        let host = match host {
+            ApiHost::Account(principal) => principal,
+            ApiHost::ByLink(name) => {
+                extra.host_by_link = true;
+                let name = name.trim().to_string();
+                if name.is_empty() || name.chars().count() > 120 {
+                    return Err(AppError::invalid(
+                        "clinician_name",
+                        "Give the clinician's name, 1 to 120 characters.",
+                    ));
+                }
+                link_host(caller, name, &booking.queue)
+            }
+        };
+        let host = &host;
         if self
             .db
             .queues_by_keys(std::slice::from_ref(&booking.queue.0))
@@ -104,8 +146,11 @@ impl ConsultationService {
         self.api_audit(caller, "api.consultation.create", &created.id.0, client)
             .await;
         let mut shown = self.api_get(caller, &created.id, client).await?;
-        // Just made: the link is the one in hand, whatever its check says.
+        // Just made: the links are the ones in hand, whatever their check says.
         shown.patient_link = Some(created.patient_link);
+        if let Some(link) = created.host_link {
+            shown.doctor_link = Some(link);
+        }
         Ok(shown)
     }
 
@@ -192,10 +237,22 @@ impl ConsultationService {
     /// The consultation's host: a key acting on a booked consultation acts
     /// in its host's name (the same checks and messages as when the host
     /// acts), and is audited under its own name too.
-    async fn host_of(&self, row: &ConsultationRow) -> Result<Principal, AppError> {
+    async fn host_of(
+        &self,
+        row: &ConsultationRow,
+        caller: &ApiCaller,
+    ) -> Result<Principal, AppError> {
+        let Some(host) = &row.host else {
+            // Hosted by link: the key acts for the clinician it named.
+            return Ok(link_host(
+                caller,
+                String::new(),
+                &QueueId(record_key(&row.queue)),
+            ));
+        };
         let user = self
             .db
-            .user_by_key(&record_key(&row.host))
+            .user_by_key(&record_key(host))
             .await
             .map_err(internal)?
             .ok_or(AppError::Internal)?;
@@ -210,7 +267,7 @@ impl ConsultationService {
         at: DateTime<Utc>,
         client: &ClientInfo,
     ) -> Result<ApiConsultation, AppError> {
-        let host = self.host_of(&self.load(id).await?.row).await?;
+        let host = self.host_of(&self.load(id).await?.row, caller).await?;
         let when = at.format("%Y-%m-%dT%H:%M").to_string();
         self.reschedule(&host, id, &when, "UTC", client).await?;
         self.api_audit(caller, "api.consultation.reschedule", &id.0, client)
@@ -226,7 +283,7 @@ impl ConsultationService {
         client: &ClientInfo,
     ) -> Result<ApiConsultation, AppError> {
         let loaded = self.load(id).await?;
-        let host = self.host_of(&loaded.row).await?;
+        let host = self.host_of(&loaded.row, caller).await?;
         let patient = loaded
             .participants
             .iter()
@@ -252,8 +309,10 @@ impl ConsultationService {
         language: Lang,
         client: &ClientInfo,
     ) -> Result<IssuedLink, AppError> {
-        let host = self.host_of(&self.load(id).await?.row).await?;
-        let issued = self.invite_guest(&host, id, name, language, client).await?;
+        let host = self.host_of(&self.load(id).await?.row, caller).await?;
+        let issued = self
+            .invite_guest(Caller::Staff(&host), id, name, language, client)
+            .await?;
         self.api_audit(caller, "api.consultation.add_guest", &id.0, client)
             .await;
         Ok(issued)
@@ -266,8 +325,8 @@ impl ConsultationService {
         id: &ConsultationId,
         client: &ClientInfo,
     ) -> Result<crate::report::ReportData, AppError> {
-        let host = self.host_of(&self.load(id).await?.row).await?;
-        let data = self.report(&host, id, client).await?;
+        let host = self.host_of(&self.load(id).await?.row, caller).await?;
+        let data = self.report(Caller::Staff(&host), id, client).await?;
         self.api_audit(caller, "api.consultation.report", &id.0, client)
             .await;
         Ok(data)
@@ -296,7 +355,14 @@ impl ConsultationService {
             patient_link: patient
                 .filter(|_| !matches!(row.status.as_str(), "closed" | "cancelled"))
                 .and_then(|p| self.current_link(p)),
-            doctor_link: format!("{}/room/{}", self.public_url, row.key()),
+            // A host with an account signs in to the room; one without
+            // opens it by their own link, while it works.
+            doctor_link: match host {
+                Some(h) if h.user.is_none() => host
+                    .filter(|_| !matches!(row.status.as_str(), "closed" | "cancelled"))
+                    .and_then(|_| self.current_link(h)),
+                _ => Some(format!("{}/room/{}", self.public_url, row.key())),
+            },
         }
     }
 
@@ -346,6 +412,19 @@ impl ConsultationService {
                 actor_participant: None,
             })
             .await;
+    }
+}
+
+/// The principal a key acts as for a clinician without an account: a
+/// doctor of that one queue, recorded under the key's name.
+fn link_host(caller: &ApiCaller, name: String, queue: &QueueId) -> Principal {
+    Principal {
+        user_id: app::domain::UserId(format!("api_key:{}", caller.key)),
+        email: String::new(),
+        name,
+        roles: vec![app::domain::Role::Doctor],
+        queues: vec![queue.clone()],
+        languages: Vec::new(),
     }
 }
 

@@ -10,8 +10,8 @@ use crate::auth::cookie::SessionCookie;
 use crate::auth::token;
 use crate::config::Config;
 use crate::db::{
-    AttachmentRow, AuditEntry, ConsultationRow, Db, DbError, NewAttachment, NewConsultationRow,
-    NewParticipantRow, ParticipantRow, record_key,
+    AttachmentRow, AuditEntry, ConsultationRow, CreatedBy, Db, DbError, NewAttachment,
+    NewConsultationRow, NewParticipantRow, ParticipantRow, record_key,
 };
 use crate::files::{FileKind, FileStore, clean_name, sniff};
 use crate::notify::Notifier;
@@ -123,6 +123,14 @@ impl ConsultationService {
 
     pub fn cookie(&self) -> SessionCookie {
         self.cookie
+    }
+
+    /// The name a consultation's pages show: the company it was branded
+    /// with, else the clinic's.
+    fn clinic_of(&self, row: &ConsultationRow) -> String {
+        row.brand_name
+            .clone()
+            .unwrap_or_else(|| self.clinic_name.clone())
     }
 
     fn link(&self, secret: &str) -> String {
@@ -322,6 +330,14 @@ impl ConsultationService {
             ParticipantState::Removed => return Err(AppError::Forbidden),
             _ => {}
         }
+        if views::role(participant) == ParticipantRole::Host {
+            // A clinician who hosts by link does not wait: they run it.
+            return self
+                .db
+                .set_participant_state(&participant.key(), ParticipantState::Admitted.as_str())
+                .await
+                .map_err(internal);
+        }
         let auto = loaded.row.auto_admit && views::role(participant) == ParticipantRole::Patient;
         if auto {
             self.db
@@ -436,18 +452,32 @@ impl ConsultationService {
             _ => Vec::new(),
         };
         let (nonce, secret) = self.links.issue();
-        let (api_key, external_id, metadata) = match api {
-            Some(a) => (Some(a.key), a.external_id, a.metadata),
-            None => (None, None, None),
+        let by_link = api.as_ref().is_some_and(|a| a.host_by_link);
+        let host_link = by_link.then(|| self.links.issue());
+        let auto_admit = api.as_ref().is_some_and(|a| a.auto_admit);
+        let (api_key, external_id, metadata, brand) = match api {
+            Some(a) => (Some(a.key), a.external_id, a.metadata, a.brand),
+            None => (None, None, None, api::Brand::default()),
+        };
+        let created_by = match (&api_key, by_link) {
+            (Some(key), true) => CreatedBy::Other(format!("api_key:{key}")),
+            _ => CreatedBy::User(who.user_id.0.clone()),
         };
         let keys = self
             .db
             .create_consultation(
                 NewConsultationRow {
                     queue_key: booking.queue.0.clone(),
-                    host_key: who.user_id.0.clone(),
+                    host_key: (!by_link).then(|| who.user_id.0.clone()),
                     host_name: who.name.clone(),
-                    created_by_key: who.user_id.0.clone(),
+                    created_by,
+                    host_link: host_link
+                        .as_ref()
+                        .map(|(nonce, secret)| (token::digest(secret), nonce.clone())),
+                    auto_admit,
+                    brand_name: brand.name,
+                    brand_logo: brand.logo,
+                    display_mode: brand.display_mode,
                     patient_name: booking.patient_name,
                     patient_email,
                     patient_phone,
@@ -477,6 +507,7 @@ impl ConsultationService {
         Ok(CreatedConsultation {
             id: ConsultationId(keys.consultation),
             patient_link: self.link(&secret),
+            host_link: host_link.map(|(_, secret)| self.link(&secret)),
         })
     }
 
@@ -537,11 +568,10 @@ impl ConsultationService {
     /// What the PDF report shows, for a clinician who runs the consultation.
     pub async fn report(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         client: &ClientInfo,
     ) -> Result<ReportData, AppError> {
-        let caller = Caller::Staff(who);
         let loaded = self.load(consultation).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;
@@ -834,11 +864,10 @@ impl Consultations for ConsultationService {
 
     async fn admit(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         participant: &ParticipantId,
         client: &ClientInfo,
     ) -> Result<ConsultationId, AppError> {
-        let caller = Caller::Staff(who);
         let loaded = self.load_by_participant(participant).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;
@@ -860,12 +889,15 @@ impl Consultations for ConsultationService {
             .set_participant_state(&participant.0, ParticipantState::Admitted.as_str())
             .await
             .map_err(internal)?;
-        let place = self.staff_place(who, &loaded).await?;
+        let place = match caller {
+            Caller::Staff(who) => self.staff_place(who, &loaded).await?,
+            Caller::Visitor(host) => host.participant.0.clone(),
+        };
         self.db
             .set_participant_state(&place, ParticipantState::Admitted.as_str())
             .await
             .map_err(internal)?;
-        let actor = format!("user:{}", who.user_id);
+        let actor = actor_of(caller);
         for from in [ConsultationStatus::Scheduled, ConsultationStatus::Waiting] {
             self.transition(&loaded, from, ConsultationStatus::Active, &actor)
                 .await?;
@@ -883,12 +915,11 @@ impl Consultations for ConsultationService {
 
     async fn set_auto_admit(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         on: bool,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
-        let caller = Caller::Staff(who);
         let loaded = self.load(consultation).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;
@@ -942,7 +973,8 @@ impl Consultations for ConsultationService {
             .await
             .map_err(internal)?;
         Ok(InviteOutcome::Open(InvitePreview {
-            clinic: self.clinic_name.clone(),
+            clinic: self.clinic_of(&loaded.row),
+            logo: logo_of(&loaded.row),
             clinician: views::host_name(&loaded.participants),
             when: loaded
                 .row
@@ -1103,7 +1135,8 @@ impl Consultations for ConsultationService {
         Ok(RoomState {
             consultation: consultation.clone(),
             status: loaded.status(),
-            clinic: self.clinic_name.clone(),
+            clinic: self.clinic_of(&loaded.row),
+            logo: logo_of(&loaded.row),
             host_name: views::host_name(&loaded.participants),
             patient_name: loaded.row.patient_name.clone(),
             me: me.map(|row| ParticipantId(row.key())),
@@ -1112,6 +1145,7 @@ impl Consultations for ConsultationService {
             participants: loaded.participants.iter().map(views::participant).collect(),
             can_chat: authorize(Some(caller), Action::Chat, &resource).is_ok(),
             can_host: authorize(Some(caller), Action::RunConsultation, &resource).is_ok(),
+            staff: matches!(caller, Caller::Staff(_)),
             // Staff pages are in the staff language; the patient's in theirs.
             language: match caller {
                 Caller::Visitor(_) => {
@@ -1176,11 +1210,10 @@ impl Consultations for ConsultationService {
 
     async fn notes(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         client: &ClientInfo,
     ) -> Result<String, AppError> {
-        let caller = Caller::Staff(who);
         let loaded = self.load(consultation).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;
@@ -1197,7 +1230,7 @@ impl Consultations for ConsultationService {
 
     async fn save_notes(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         notes: &str,
         client: &ClientInfo,
@@ -1208,7 +1241,6 @@ impl Consultations for ConsultationService {
                 "The notes are too long (at most 50 000 characters).",
             ));
         }
-        let caller = Caller::Staff(who);
         let loaded = self.load(consultation).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;
@@ -1235,7 +1267,7 @@ impl Consultations for ConsultationService {
 
     async fn invite_guest(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         name: &str,
         language: Lang,
@@ -1248,7 +1280,6 @@ impl Consultations for ConsultationService {
                 "Enter the guest's name (1 to 120 characters).",
             ));
         }
-        let caller = Caller::Staff(who);
         let loaded = self.load(consultation).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;
@@ -1288,11 +1319,10 @@ impl Consultations for ConsultationService {
 
     async fn remove_participant(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         participant: &ParticipantId,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
-        let caller = Caller::Staff(who);
         let loaded = self.load_by_participant(participant).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;
@@ -1580,11 +1610,10 @@ impl Consultations for ConsultationService {
 
     async fn close(
         &self,
-        who: &Principal,
+        caller: Caller<'_>,
         consultation: &ConsultationId,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
-        let caller = Caller::Staff(who);
         let loaded = self.load(consultation).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;
@@ -1593,7 +1622,7 @@ impl Consultations for ConsultationService {
                 &loaded,
                 ConsultationStatus::Active,
                 ConsultationStatus::Closed,
-                &format!("user:{}", who.user_id),
+                &actor_of(caller),
             )
             .await?;
         if !moved {
@@ -1613,6 +1642,19 @@ impl Consultations for ConsultationService {
             notifier.consultation_over(&consultation.0).await;
         }
         Ok(())
+    }
+}
+
+/// Where a branded consultation's logo is served.
+fn logo_of(row: &ConsultationRow) -> Option<String> {
+    row.brand_logo.as_ref().map(|key| format!("/brand/{key}"))
+}
+
+/// Who did it, as the history of statuses records it.
+fn actor_of(caller: Caller<'_>) -> String {
+    match caller {
+        Caller::Staff(who) => format!("user:{}", who.user_id),
+        Caller::Visitor(visitor) => format!("participant:{}", visitor.participant),
     }
 }
 

@@ -20,7 +20,8 @@ pub struct QueueRow {
 pub struct ConsultationRow {
     pub id: RecordId,
     pub queue: RecordId,
-    pub host: RecordId,
+    /// None when a clinician without an account hosts it by link.
+    pub host: Option<RecordId>,
     pub patient_name: String,
     pub patient_email: Option<String>,
     pub patient_phone: Option<String>,
@@ -41,6 +42,9 @@ pub struct ConsultationRow {
     pub api_key: Option<String>,
     pub external_id: Option<String>,
     pub metadata: Option<serde_json::Value>,
+    /// Branding asked for by the seed-compatible route.
+    pub brand_name: Option<String>,
+    pub brand_logo: Option<String>,
 }
 
 impl ConsultationRow {
@@ -87,9 +91,18 @@ pub struct TranslationRow {
 /// A consultation to store, with its first two participants.
 pub struct NewConsultationRow {
     pub queue_key: String,
-    pub host_key: String,
+    /// The host's account; None when they host by link (`host_link`).
+    pub host_key: Option<String>,
     pub host_name: String,
-    pub created_by_key: String,
+    /// Who booked: an account, or what the history names (`api_key:<id>`).
+    pub created_by: CreatedBy,
+    /// The host's link (digest and nonce) when they have no account.
+    pub host_link: Option<(String, String)>,
+    /// Patients go straight in (no waiting room).
+    pub auto_admit: bool,
+    pub brand_name: Option<String>,
+    pub brand_logo: Option<String>,
+    pub display_mode: Option<String>,
     pub patient_name: String,
     pub patient_email: Option<String>,
     pub patient_phone: Option<String>,
@@ -105,6 +118,13 @@ pub struct NewConsultationRow {
     pub api_key: Option<String>,
     pub external_id: Option<String>,
     pub metadata: Option<serde_json::Value>,
+}
+
+/// Who booked a consultation.
+pub enum CreatedBy {
+    User(String),
+    /// No account: the name the history records (`api_key:<id>`).
+    Other(String),
 }
 
 /// Keys of what `create_consultation` made.
@@ -128,7 +148,7 @@ pub struct NewParticipantRow {
 
 pub(super) const CONSULTATION_FIELDS: &str = "id, queue, host, patient_name, patient_email, patient_phone, language, \
      timezone, scheduled_at, status, auto_admit, notes, created_at, started_at, closed_at, patient_reply, \
-     api_key, external_id, metadata";
+     api_key, external_id, metadata, brand_name, brand_logo";
 const PARTICIPANT_FIELDS: &str = "id, consultation, role, name, user, language, state, token_expires_at, \
      link_opened_at, waiting_since, admitted_at, last_read, link_nonce, token_hash";
 
@@ -209,14 +229,20 @@ impl Db {
             .query(format!(
                 "BEGIN;
                  LET $c = type::record('consultation', $key);
-                 CREATE $c SET queue = type::record('queue', $queue), host = type::record('user', $host),
-                     created_by = type::record('user', $creator), patient_name = $patient_name,
+                 CREATE $c SET queue = type::record('queue', $queue),
+                     host = IF $host THEN type::record('user', $host) ELSE NONE END,
+                     created_by = IF $creator THEN type::record('user', $creator) ELSE NONE END,
+                     auto_admit = $auto_admit, brand_name = $brand_name, brand_logo = $brand_logo,
+                     display_mode = $display_mode, patient_name = $patient_name,
                      patient_email = $email, patient_phone = $phone, language = $language,
                      timezone = $timezone, scheduled_at = $scheduled_at, status = $status,
                      api_key = $api_key, external_id = $external_id, metadata = $metadata;
                  CREATE type::record('participant', $host_participant) SET consultation = $c, role = 'host',
-                     name = $host_name, user = type::record('user', $host), language = $language,
-                     state = 'invited';
+                     name = $host_name, user = IF $host THEN type::record('user', $host) ELSE NONE END,
+                     language = $language, state = 'invited', token_hash = $host_token_hash,
+                     link_nonce = $host_nonce,
+                     token_expires_at = IF $host_token_hash THEN $expires ELSE NONE END,
+                     token_issued_at = IF $host_token_hash THEN time::now() ELSE NONE END;
                  LET $p = type::record('participant', $patient);
                  CREATE $p SET consultation = $c, role = 'patient',
                      name = $patient_name, language = $language, state = 'invited',
@@ -224,7 +250,7 @@ impl Db {
                      token_issued_at = time::now();
                  FOR $n IN $notifications {{ {notifications}; }};
                  CREATE consultation_event SET consultation = $c, from_status = NONE, to_status = $status,
-                     actor = type::string(type::record('user', $creator));
+                     actor = $actor;
                  {created};
                  COMMIT;",
                 created = record_event("'consultation.created'", "$c", "NONE", "NONE"),
@@ -235,7 +261,26 @@ impl Db {
             .bind(("host", new.host_key))
             .bind(("host_participant", new_key()))
             .bind(("host_name", new.host_name))
-            .bind(("creator", new.created_by_key))
+            .bind((
+                "creator",
+                match &new.created_by {
+                    CreatedBy::User(key) => Some(key.clone()),
+                    CreatedBy::Other(_) => None,
+                },
+            ))
+            .bind((
+                "actor",
+                match new.created_by {
+                    CreatedBy::User(key) => format!("user:{key}"),
+                    CreatedBy::Other(name) => name,
+                },
+            ))
+            .bind(("host_token_hash", new.host_link.as_ref().map(|l| l.0.clone())))
+            .bind(("host_nonce", new.host_link.map(|l| l.1)))
+            .bind(("auto_admit", new.auto_admit))
+            .bind(("brand_name", new.brand_name))
+            .bind(("brand_logo", new.brand_logo))
+            .bind(("display_mode", new.display_mode))
             .bind(("patient_name", new.patient_name))
             .bind(("email", new.patient_email))
             .bind(("phone", new.patient_phone))

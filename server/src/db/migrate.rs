@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0009_webhooks",
         include_str!("migrations/0009_webhooks.surql"),
     ),
+    (
+        10,
+        "0010_link_hosts",
+        include_str!("migrations/0010_link_hosts.surql"),
+    ),
 ];
 
 const BOOKKEEPING: &str = "
@@ -130,7 +135,8 @@ mod tests {
                 "0006_settings".to_string(),
                 "0007_api".to_string(),
                 "0008_idempotency".to_string(),
-                "0009_webhooks".to_string()
+                "0009_webhooks".to_string(),
+                "0010_link_hosts".to_string()
             ]
         );
         assert!(

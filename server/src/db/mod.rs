@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod audit;
+mod brand;
 mod chat;
 mod consultations;
 mod idempotency;
@@ -19,10 +20,11 @@ mod webhooks;
 
 pub use api_keys::ApiKeyRow;
 pub use audit::AuditEntry;
+pub use brand::LogoRow;
 pub use chat::{AttachmentRow, MESSAGE_FIELDS, MessageRow, NewAttachment};
 pub use consultations::{
-    ConsultationFilter, ConsultationRow, CreatedKeys, NewConsultationRow, NewParticipantRow,
-    ParticipantRow, QueueRow, TranslationRow,
+    ConsultationFilter, ConsultationRow, CreatedBy, CreatedKeys, NewConsultationRow,
+    NewParticipantRow, ParticipantRow, QueueRow, TranslationRow,
 };
 pub use idempotency::{IdempotencyRow, StoredAnswer};
 pub use notifications::{MessageContext, NewNotification, NotificationRow};

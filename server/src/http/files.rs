@@ -207,19 +207,21 @@ pub async fn report(
     Path(id): Path<String>,
     headers: HeaderMap,
     session: Option<Extension<CurrentSession>>,
+    visitor: Option<Extension<CurrentVisitor>>,
     client: Option<Extension<ClientInfo>>,
 ) -> Response {
     let html = wants_html(&headers);
-    let Some(Extension(session)) = session else {
+    let id = ConsultationId(id);
+    // The clinician signed in, or one who hosts this consultation by link.
+    let Some(caller) = Caller::for_consultation(
+        visitor.as_ref().map(|Extension(v)| &v.visitor),
+        session.as_ref().map(|Extension(s)| &s.principal),
+        &id,
+    ) else {
         return error_response(AppError::NotSignedIn, html, None);
     };
     let client = client.map(|Extension(c)| c).unwrap_or_default();
-    let id = ConsultationId(id);
-    let data = match state
-        .consultations
-        .report(&session.principal, &id, &client)
-        .await
-    {
+    let data = match state.consultations.report(caller, &id, &client).await {
         Ok(data) => data,
         Err(error) => return error_response(error, html, None),
     };

@@ -68,6 +68,14 @@ pub fn router(state: AppState) -> Router {
             get(files::download).with_state(state.clone()),
         )
         .route(
+            "/session/{room}",
+            get(crate::rest::seed::open).with_state(state.clone()),
+        )
+        .route(
+            "/brand/{key}",
+            get(crate::branding::logo).with_state(state.clone()),
+        )
+        .route(
             "/consultations/{id}/report.pdf",
             get(files::report).with_state(state.clone()),
         )

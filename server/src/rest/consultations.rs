@@ -8,7 +8,9 @@ use super::problem::{
     Unauthorized,
 };
 use super::{Client, client_of, read_json};
-use crate::consultations::api::{ApiBooking, ApiConsultation, ApiPage, parse_cursor};
+use crate::consultations::api::{
+    ApiBooking, ApiConsultation, ApiHost, ApiPage, Brand, parse_cursor,
+};
 use crate::db::ConsultationFilter;
 use crate::state::AppState;
 use app::consultation::{ConsultationId, DEFAULT_QUEUE, NewConsultation, QueueId};
@@ -49,9 +51,16 @@ pub struct CreateRequest {
     /// The queue's id; absent: `default`.
     #[serde(default)]
     pub queue: Option<String>,
-    /// The host: an active staff account working in the queue.
+    /// The host: an active staff account working in the queue. Give this
+    /// or `clinicianName`.
+    #[serde(default)]
     #[schema(example = "dr.martin@hospital.example")]
-    pub clinician_email: String,
+    pub clinician_email: Option<String>,
+    /// The host by name, when they have no Visita account: the answer's
+    /// `doctorLink` is then their own link, which opens this one
+    /// consultation as its host (1 to 120 characters).
+    #[serde(default)]
+    pub clinician_name: Option<String>,
     /// True (default): the patient gets the invite and reminders by email
     /// and text message.
     #[serde(default = "yes")]
@@ -119,18 +128,30 @@ pub async fn create(
             "Keep the metadata under 16 KiB.",
         ));
     }
-    let host = state
-        .accounts
-        .principal_by_email(&request.clinician_email)
-        .await
-        .map_err(Problem::from)?
-        .ok_or_else(|| {
-            Problem::field(
+    let host = match (&request.clinician_email, request.clinician_name) {
+        (Some(email), None) => ApiHost::Account(
+            state
+                .accounts
+                .principal_by_email(email)
+                .await
+                .map_err(Problem::from)?
+                .ok_or_else(|| {
+                    Problem::field(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "clinicianEmail",
+                        "No active staff account has this email address.",
+                    )
+                })?,
+        ),
+        (None, Some(name)) => ApiHost::ByLink(name),
+        _ => {
+            return Err(Problem::field(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "clinicianEmail",
-                "No active staff account has this email address.",
-            )
-        })?;
+                "Give the host as clinicianEmail (a staff account) or as clinicianName (no account), one of the two.",
+            ));
+        }
+    };
     if let Some(queue) = &request.queue
         && !looks_like_id(queue)
     {
@@ -159,10 +180,13 @@ pub async fn create(
         external_id: request.external_id.map(|s| s.trim().to_string()),
         metadata: request.metadata.map(serde_json::Value::Object),
         send_invite: request.send_invite,
+        host_by_link: false,
+        auto_admit: false,
+        brand: Brand::default(),
     };
     let created = state
         .consultations
-        .api_create(&who.caller, &host, booking, extra, &client_of(client))
+        .api_create(&who.caller, host, booking, extra, &client_of(client))
         .await?;
     let location = format!("/api/v1/consultations/{}", created.id);
     Ok((

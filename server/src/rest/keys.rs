@@ -165,19 +165,26 @@ impl ApiKeys {
         headers: &HeaderMap,
         scope: Scope,
     ) -> Result<Authenticated, Problem> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                Problem::unauthorized("Send your API key as: Authorization: Bearer vk_…")
-            })?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                Problem::unauthorized("The Authorization header must be: Bearer vk_…")
-            })?;
+        // `X-API-Key` too: integrations written for the seed service send it
+        // that way.
+        let token = match (headers.get(header::AUTHORIZATION), headers.get("x-api-key")) {
+            (Some(value), _) => {
+                let value = value.to_str().unwrap_or_default();
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+                    .map(str::trim)
+                    .ok_or_else(|| {
+                        Problem::unauthorized("The Authorization header must be: Bearer vk_…")
+                    })?
+            }
+            (None, Some(value)) => value.to_str().unwrap_or_default().trim(),
+            (None, None) => {
+                return Err(Problem::unauthorized(
+                    "Send your API key as: Authorization: Bearer vk_…",
+                ));
+            }
+        };
         let wrong = || Problem::unauthorized("This API key is not valid.");
         let (id, secret) = parse_key(token).ok_or_else(wrong)?;
         let row = self

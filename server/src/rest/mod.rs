@@ -9,6 +9,7 @@ pub mod key_admin;
 pub mod keys;
 pub mod openapi;
 pub mod problem;
+pub mod seed;
 pub mod webhooks;
 
 use crate::state::AppState;
@@ -67,6 +68,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
             "/api/v1/webhooks/{id}/deliveries/{delivery}/replay",
             post(webhooks::replay),
         )
+        .route(seed::ROUTE, post(seed::create))
         .route("/api/v1/openapi.json", get(openapi::json))
         .route("/api/v1/docs", get(openapi::page))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))

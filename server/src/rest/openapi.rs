@@ -2,7 +2,7 @@
 //! annotations (`utoipa`), at `/api/v1/openapi.json`; and `/api/v1/docs`, a
 //! page that reads the same document for people.
 
-use super::{consultations, problem, webhooks};
+use super::{consultations, problem, seed, webhooks};
 use axum::Json;
 use axum::response::Html;
 use serde_json::Value;
@@ -30,7 +30,8 @@ use utoipa::{Modify, OpenApi};
         webhooks::get_one,
         webhooks::delete,
         webhooks::deliveries,
-        webhooks::replay
+        webhooks::replay,
+        seed::create
     ),
     components(schemas(problem::Body, crate::webhooks::events::EventBody), responses(
         problem::BadRequest,
@@ -45,6 +46,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerKey),
     tags(
         (name = "consultations", description = "Consultations and their links"),
+        (name = "compatibility", description = "The session route of the Jitsi-based service Visita replaces, so its integrations work unchanged. The key may also come as `X-API-Key`."),
         (name = "webhooks", description = "Events sent to your server as they happen. Each request is a POST of a `WebhookEvent` with the headers `Visita-Event` (its type), `Visita-Event-Id`, `Visita-Delivery` and `Visita-Signature: t=<unix time>,v1=<hex>`, where hex is HMAC-SHA256 with the subscription's secret over `<t>.<raw body>`. Answer 2xx within 10 s; anything else is tried again after 30 s, then twice as long each time (at most an hour apart) for a day.")
     )
 )]
@@ -253,7 +255,7 @@ mod tests {
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        assert_eq!(required, vec!["patientName", "timezone", "clinicianEmail"]);
+        assert_eq!(required, vec!["patientName", "timezone"]);
         assert!(doc["components"]["schemas"]["Problem"].is_object());
     }
 }

@@ -141,6 +141,21 @@ impl AddressGuard {
     pub fn resolver(self: &Arc<Self>) -> Arc<GuardedResolver> {
         Arc::new(GuardedResolver(self.clone()))
     }
+
+    /// An HTTP client for requests to URLs integrators give (webhooks,
+    /// logos): names resolve through the guard; redirects are not followed
+    /// and proxies not used, since either would reach an address the guard
+    /// never saw.
+    pub fn client(self: &Arc<Self>, timeout: std::time::Duration) -> reqwest::Client {
+        reqwest::Client::builder()
+            .dns_resolver(self.resolver())
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .user_agent(concat!("Visita/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client's settings are valid")
+    }
 }
 
 /// The URL's host when it is an address (the parser has already turned

@@ -155,16 +155,7 @@ impl Webhooks {
         node: String,
     ) -> Self {
         let guard = Arc::new(AddressGuard::new(config.allow_networks.clone()));
-        let client = reqwest::Client::builder()
-            .dns_resolver(guard.resolver())
-            // A redirect could lead anywhere, past the address check.
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve the name itself, past the check too.
-            .no_proxy()
-            .timeout(TIMEOUT)
-            .user_agent(concat!("Visita-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client's settings are valid");
+        let client = guard.client(TIMEOUT);
         Self {
             db,
             node,
@@ -381,6 +372,11 @@ impl Webhooks {
             .map_err(internal)?
             .ok_or_else(|| AppError::NotFound("There is no such delivery.".into()))?;
         Ok(delivery_view(&row))
+    }
+
+    /// Where integrators' URLs may lead (shared with logo fetching).
+    pub fn guard(&self) -> &Arc<AddressGuard> {
+        &self.guard
     }
 
     pub async fn delivery(&self, key: &str) -> Result<Option<DeliveryRow>, AppError> {

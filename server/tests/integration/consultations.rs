@@ -130,7 +130,10 @@ async fn a_consultation_from_booking_to_close() {
     let day = service.day_list(&doctor).await.unwrap();
     let line = day.iter().find(|c| c.id == id).expect("listed today");
     let waiting = line.waiting().next().expect("the patient waits").id.clone();
-    service.admit(&doctor, &waiting, &client).await.unwrap();
+    service
+        .admit(Caller::Staff(&doctor), &waiting, &client)
+        .await
+        .unwrap();
     let room = service
         .room(Caller::Visitor(&visitor), &id, &client)
         .await
@@ -160,7 +163,10 @@ async fn a_consultation_from_booking_to_close() {
     assert_eq!(after_first.len(), 1);
 
     // Closing ends the link.
-    service.close(&doctor, &id, &client).await.unwrap();
+    service
+        .close(Caller::Staff(&doctor), &id, &client)
+        .await
+        .unwrap();
     assert_eq!(
         service.open_invite(&secret).await.unwrap(),
         InviteOutcome::Dead {
@@ -359,7 +365,10 @@ async fn the_hub_reports_changes_read_back_from_the_database() {
         .unwrap()
         .id
         .clone();
-    service.admit(&doctor, &waiting, &client).await.unwrap();
+    service
+        .admit(Caller::Staff(&doctor), &waiting, &client)
+        .await
+        .unwrap();
     service
         .send_message(Caller::Staff(&doctor), &id, "live line", &client)
         .await

@@ -11,5 +11,6 @@ mod invite_pages;
 mod messaging_setup;
 mod notifications;
 mod rest_api;
+mod seed;
 mod sms_webhooks;
 mod webhooks;

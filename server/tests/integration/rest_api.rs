@@ -195,7 +195,7 @@ async fn bad_bodies_name_their_field() {
         ),
         (
             without("clinicianEmail"),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "clinicianEmail",
         ),
         (

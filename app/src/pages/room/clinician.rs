@@ -23,6 +23,8 @@ pub fn ClinicianRoom(
     provide_lang(lang);
     let feed = use_room_feed(room, chat);
     let id = feed.room.with_untracked(|r| r.consultation.0.clone());
+    // A clinician hosting by link has no dashboard to go back to.
+    let staff = feed.room.with_untracked(|r| r.staff);
     view! {
         <LiveNotices feed/>
         <InRoom
@@ -31,7 +33,7 @@ pub fn ClinicianRoom(
             aside=view! { <NotesPanel consultation=id.clone() text=notes/> }.into_any()
         />
         <p class="day-actions">
-            <a href="/">"Back to the dashboard"</a>
+            {staff.then(|| view! { <a href="/">"Back to the dashboard"</a> })}
             <a href=format!("/consultations/{id}/report.pdf") rel="external" data-testid="report-link">
                 "Download the report (PDF)"
             </a>
@@ -88,7 +90,7 @@ fn HostControls(feed: RoomFeed) -> impl IntoView {
         <div class="host-controls">
             {waiting}
             {removable}
-            <InviteForms consultation=id.get_value()/>
+            <InviteForms consultation=id.get_value() staff=room.with_untracked(|r| r.staff)/>
             <Show when=active>
                 <ActionForm action=close attr:class="inline">
                     <input type="hidden" name="consultation" value=id.get_value()/>
@@ -110,7 +112,7 @@ fn HostControls(feed: RoomFeed) -> impl IntoView {
 
 /// Bring someone in: a guest by link, or a translator of a language.
 #[component]
-fn InviteForms(consultation: String) -> impl IntoView {
+fn InviteForms(consultation: String, staff: bool) -> impl IntoView {
     let guest = ServerAction::<InviteGuest>::new();
     let translator = ServerAction::<RequestTranslator>::new();
     let languages = crate::i18n::Lang::ALL
@@ -140,6 +142,9 @@ fn InviteForms(consultation: String) -> impl IntoView {
                 None => ().into_any(),
             }}
         </details>
+        // Translators are asked from staff accounts (the request names who
+        // asked); a clinician hosting by link invites one as a guest.
+        {staff.then(|| view! {
         <details class="invite">
             <summary>"Ask for a translator"</summary>
             <ActionForm action=translator attr:class="stack">
@@ -153,6 +158,7 @@ fn InviteForms(consultation: String) -> impl IntoView {
                 success="The translators of this language have been asked. The first to accept will join."
             />
         </details>
+        })}
     }
     .into_any()
 }

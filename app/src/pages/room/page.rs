@@ -56,6 +56,7 @@ pub fn RoomPage() -> impl IntoView {
                         let lang = chosen.unwrap_or(room.language);
                         provide_lang(lang);
                         let clinic = room.clinic.clone();
+                        let logo = room.logo.clone();
                         let (bundle, island) = if room.can_host {
                             let notes = notes.unwrap_or_default();
                             (Bundle::Staff, view! { <ClinicianRoom room chat notes lang/> }.into_any())
@@ -64,7 +65,7 @@ pub fn RoomPage() -> impl IntoView {
                         };
                         view! {
                             <Title text=t(Key::PageTitle)/>
-                            <PatientFrame clinic live=Live::Islands(bundle)>{island}</PatientFrame>
+                            <PatientFrame clinic logo live=Live::Islands(bundle)>{island}</PatientFrame>
                         }
                             .into_any()
                     }
