@@ -131,7 +131,7 @@ install_binaryen() {
 install_python_tools() {
     local dir="$TOOLS/python" requirements="$ROOT/end2end/requirements.txt"
     if [ -x "$dir/bin/python" ] && cmp -s "$dir/.visita-requirements" "$requirements"; then return; fi
-    say "installing the test's Python packages (aiosmtpd, schemathesis)"
+    say "installing the test's Python packages (aiosmtpd, schemathesis, fhir.resources)"
     rm -rf "$dir"
     python3 -m venv "$dir"
     "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"

@@ -229,7 +229,7 @@ test('book, wait, admit live, chat both ways, close', async () => {
   assert.match(text, /Amal Haddad \(translator\)/);
   // The patient may not download it.
   const refused = await patient.request.get(`${visita.url}${reportHref}`);
-  assert.equal(refused.status(), 401);
+  assert.equal(refused.status(), 403);
 
   await doctorContext.close();
   await patientContext.close();
@@ -267,9 +267,9 @@ test('a patient session sees its own consultation only', async () => {
     const response = await b.request.post(`${visita.url}${path}`, { form: body });
     assert.equal(response.status(), 403, path);
   }
-  // And B has no staff powers.
+  // And B has no host's powers.
   const admit = await b.request.post(`${visita.url}/api/consultations/admit`, { form: { participant: 'x' } });
-  assert.equal(admit.status(), 401);
+  assert.equal(admit.status(), 403);
 
   // The doctor cancels B's consultation: B is told at once, and the link dies.
   await b.goto(roomB);

@@ -27,6 +27,7 @@ pub mod commands;
 pub mod config;
 pub mod consultations;
 pub mod db;
+pub mod fhir;
 pub mod files;
 pub mod http;
 pub mod logging;

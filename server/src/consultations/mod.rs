@@ -868,6 +868,11 @@ impl Consultations for ConsultationService {
         participant: &ParticipantId,
         client: &ClientInfo,
     ) -> Result<ConsultationId, AppError> {
+        // Only a host by link among visitors runs anything: the others are
+        // refused before any lookup.
+        if matches!(caller, Caller::Visitor(v) if v.role != ParticipantRole::Host) {
+            return Err(AppError::Forbidden);
+        }
         let loaded = self.load_by_participant(participant).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;
@@ -1323,6 +1328,11 @@ impl Consultations for ConsultationService {
         participant: &ParticipantId,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
+        // Only a host by link among visitors runs anything: the others are
+        // refused before any lookup.
+        if matches!(caller, Caller::Visitor(v) if v.role != ParticipantRole::Host) {
+            return Err(AppError::Forbidden);
+        }
         let loaded = self.load_by_participant(participant).await?;
         self.check(caller, Action::RunConsultation, &loaded, client)
             .await?;

@@ -45,6 +45,7 @@ pub struct ConsultationRow {
     /// Branding asked for by the seed-compatible route.
     pub brand_name: Option<String>,
     pub brand_logo: Option<String>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl ConsultationRow {
@@ -148,7 +149,7 @@ pub struct NewParticipantRow {
 
 pub(super) const CONSULTATION_FIELDS: &str = "id, queue, host, patient_name, patient_email, patient_phone, language, \
      timezone, scheduled_at, status, auto_admit, notes, created_at, started_at, closed_at, patient_reply, \
-     api_key, external_id, metadata, brand_name, brand_logo";
+     api_key, external_id, metadata, brand_name, brand_logo, updated_at";
 const PARTICIPANT_FIELDS: &str = "id, consultation, role, name, user, language, state, token_expires_at, \
      link_opened_at, waiting_since, admitted_at, last_read, link_nonce, token_hash";
 
@@ -843,6 +844,10 @@ pub struct ConsultationFilter {
     /// Scheduled (or, for "now", created) at or after / before.
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Any of these statuses (empty: any).
+    pub statuses: Vec<String>,
+    /// Changed at or after.
+    pub updated_since: Option<DateTime<Utc>>,
     /// The last row of the previous page: its creation time and key.
     pub after: Option<(DateTime<Utc>, String)>,
     pub limit: usize,
@@ -870,6 +875,12 @@ impl Db {
         if filter.to.is_some() {
             conditions.push("(scheduled_at ?? created_at) < $to");
         }
+        if !filter.statuses.is_empty() {
+            conditions.push("status IN $statuses");
+        }
+        if filter.updated_since.is_some() {
+            conditions.push("updated_at >= $updated_since");
+        }
         if filter.after.is_some() {
             conditions.push(
                 "(created_at > $after_at OR (created_at = $after_at AND record::id(id) > $after_key))",
@@ -888,6 +899,8 @@ impl Db {
             .bind(("external_id", filter.external_id.clone()))
             .bind(("from", filter.from))
             .bind(("to", filter.to))
+            .bind(("statuses", filter.statuses.clone()))
+            .bind(("updated_since", filter.updated_since))
             .bind(("after_at", after_at))
             .bind(("after_key", after_key))
             .bind(("limit", filter.limit as i64))

@@ -69,7 +69,10 @@ pub async fn guard(
     // a cookie: a page of another site has no authority there to borrow
     // (which pages may call it at all is the API's CORS allow-list).
     let path = request.uri().path();
-    if path.starts_with(&format!("{}/", crate::rest::PREFIX)) || path == crate::rest::seed::ROUTE {
+    if path.starts_with(&format!("{}/", crate::rest::PREFIX))
+        || path.starts_with(&format!("{}/", crate::fhir::PREFIX))
+        || path == crate::rest::seed::ROUTE
+    {
         return next.run(request).await;
     }
     match check(request.method(), request.headers(), &trusted.0) {

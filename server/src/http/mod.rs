@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/metrics", get(metrics::metrics).with_state(state.clone()))
         .merge(crate::rest::router(state.clone()))
+        .merge(crate::fhir::router(state.clone()))
         .route(
             "/consultations/{id}/files",
             axum::routing::post(files::upload)

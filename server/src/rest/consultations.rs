@@ -379,6 +379,8 @@ pub async fn list(
         external_id: query.external_id,
         from: query.from.map(|t| t.with_timezone(&Utc)),
         to: query.to.map(|t| t.with_timezone(&Utc)),
+        statuses: Vec::new(),
+        updated_since: None,
         after,
         limit,
     };

@@ -90,7 +90,7 @@ async fn not_found() -> Problem {
 /// Who is on the other end (address, agent), as the session layer read it.
 pub type Client = Option<axum::Extension<ClientInfo>>;
 
-fn client_of(client: Client) -> ClientInfo {
+pub fn client_of(client: Client) -> ClientInfo {
     client.map(|c| c.0).unwrap_or_default()
 }
 
