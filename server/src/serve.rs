@@ -42,7 +42,21 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     // The console's messaging set-up, if one was saved, from the first request.
     state.notifier.follow_console().await;
     let scheduler = tokio::spawn(state.notifier.clone().run(stop.clone()));
-    let dispatcher = tokio::spawn(state.webhooks.clone().run(stop));
+    let dispatcher = tokio::spawn(state.webhooks.clone().run(stop.clone()));
+    // The practice system's Appointments, when one is set up.
+    let fhir_sync = config.fhir_client.clone().map(|fhir| {
+        tokio::spawn(
+            Arc::new(crate::fhir::sync::FhirSync::new(
+                db.clone(),
+                fhir,
+                state.consultations.clone(),
+                state.accounts.clone(),
+                crate::state::node_name(&config),
+                &config.timezone,
+            ))
+            .run(stop),
+        )
+    });
     let turn = match config.media.builtin_turn_port {
         None => None,
         Some(port) => Some(
@@ -105,6 +119,13 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
         .is_err()
     {
         tracing::warn!("the message scheduler did not stop within 30 s");
+    }
+    if let Some(sync) = fhir_sync
+        && tokio::time::timeout(std::time::Duration::from_secs(25), sync)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the FHIR sync did not stop within 25 s");
     }
     // Same for a webhook being sent (10 s timeout); the rest stays queued.
     if tokio::time::timeout(std::time::Duration::from_secs(15), dispatcher)

@@ -105,7 +105,7 @@ impl AppState {
 }
 
 /// How this node names itself in the database (host and port).
-fn node_name(config: &Config) -> String {
+pub fn node_name(config: &Config) -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())

@@ -3,6 +3,7 @@
 //! one becomes a [`ConfigError`] that names the key and says what is wrong in
 //! one line, which `main` prints before exiting with status 2.
 
+pub mod fhir;
 mod notify;
 
 use crate::notify::ChannelConfig;
@@ -90,6 +91,8 @@ pub struct Config {
     pub api_cors_origins: Vec<String>,
     /// Where webhooks may go and how soon they are tried again.
     pub webhooks: WebhookConfig,
+    /// The practice system the FHIR client polls, when one is set.
+    pub fhir_client: Option<fhir::FhirClientConfig>,
 }
 
 /// Outgoing webhooks.
@@ -223,6 +226,15 @@ const KEYS: &[&str] = &[
     "api_cors_origins",
     "webhook_allow_networks",
     "webhook_retry_seconds",
+    "fhir_client_base_url",
+    "fhir_client_auth",
+    "fhir_client_id",
+    "fhir_client_secret",
+    "fhir_client_token_url",
+    "fhir_client_scope",
+    "fhir_client_username",
+    "fhir_client_password",
+    "fhir_client_poll_seconds",
     "smtp_host",
     "smtp_port",
     "smtp_security",
@@ -595,6 +607,7 @@ impl Config {
                     })?,
             },
         };
+        let fhir_client = fhir::parse(&src)?;
         if let Some(key) = &secrets_key
             && key.expose().len() < 32
         {
@@ -648,6 +661,7 @@ impl Config {
             secrets_key,
             api_cors_origins,
             webhooks,
+            fhir_client,
         })
     }
 }

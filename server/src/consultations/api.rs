@@ -366,10 +366,10 @@ impl ConsultationService {
         }
     }
 
-    /// A consultation as a webhook carries it, with its people and the key
-    /// that booked it; `None` when it is gone. No patient link: a webhook
-    /// body ends up in logs and queues where a secret does not belong.
-    pub async fn webhook_view(
+    /// A consultation as the API shows it (its current links included),
+    /// with its row and people; `None` when it is gone. For the webhooks
+    /// and the FHIR client, which act on no caller's behalf.
+    pub async fn api_view_of(
         &self,
         key: &str,
     ) -> Result<Option<(ApiConsultation, ConsultationRow, Vec<ParticipantRow>)>, crate::db::DbError>
@@ -378,9 +378,11 @@ impl ConsultationService {
             return Ok(None);
         };
         let participants = self.db.participants_of(&[key.to_string()]).await?;
-        let mut view = self.api_view(&row, &participants);
-        view.patient_link = None;
-        Ok(Some((view, row, participants)))
+        Ok(Some((
+            self.api_view(&row, &participants),
+            row,
+            participants,
+        )))
     }
 
     /// A participant's link as it opens now, if it still does.

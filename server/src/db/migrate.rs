@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0010_link_hosts",
         include_str!("migrations/0010_link_hosts.surql"),
     ),
+    (
+        11,
+        "0011_fhir_sync",
+        include_str!("migrations/0011_fhir_sync.surql"),
+    ),
 ];
 
 const BOOKKEEPING: &str = "
@@ -136,7 +141,8 @@ mod tests {
                 "0007_api".to_string(),
                 "0008_idempotency".to_string(),
                 "0009_webhooks".to_string(),
-                "0010_link_hosts".to_string()
+                "0010_link_hosts".to_string(),
+                "0011_fhir_sync".to_string()
             ]
         );
         assert!(

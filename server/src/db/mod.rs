@@ -8,6 +8,7 @@ mod audit;
 mod brand;
 mod chat;
 mod consultations;
+mod fhir_sync;
 mod idempotency;
 mod media;
 mod migrate;

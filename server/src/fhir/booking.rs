@@ -34,7 +34,7 @@ fn refused(expression: &str, detail: impl Into<String>) -> Outcome {
 }
 
 /// Words that make an Appointment a video consultation.
-fn is_telehealth(appointment: &Value) -> bool {
+pub(super) fn is_telehealth(appointment: &Value) -> bool {
     let words = ["tele", "video", "virtual", "remote"];
     let says = |concept: &Value| {
         let mut texts = vec![concept["text"].as_str().unwrap_or_default().to_lowercase()];
@@ -70,7 +70,7 @@ fn is_telehealth(appointment: &Value) -> bool {
 
 /// The resource a participant's actor points to: a contained one
 /// (`#id`), or `None` for an outside reference.
-fn contained<'a>(appointment: &'a Value, reference: &str) -> Option<&'a Value> {
+pub(super) fn contained<'a>(appointment: &'a Value, reference: &str) -> Option<&'a Value> {
     let id = reference.strip_prefix('#')?;
     appointment["contained"]
         .as_array()?
@@ -78,7 +78,7 @@ fn contained<'a>(appointment: &'a Value, reference: &str) -> Option<&'a Value> {
         .find(|r| r["id"] == id)
 }
 
-fn name_of(resource: &Value) -> Option<String> {
+pub(super) fn name_of(resource: &Value) -> Option<String> {
     let name = resource["name"].as_array()?.first()?;
     if let Some(text) = name["text"].as_str().filter(|t| !t.trim().is_empty()) {
         return Some(text.trim().to_string());
@@ -96,7 +96,7 @@ fn name_of(resource: &Value) -> Option<String> {
     (!joined.trim().is_empty()).then(|| joined.trim().to_string())
 }
 
-fn telecom(resource: &Value, system: &str) -> Option<String> {
+pub(super) fn telecom(resource: &Value, system: &str) -> Option<String> {
     resource["telecom"]
         .as_array()?
         .iter()
@@ -107,7 +107,10 @@ fn telecom(resource: &Value, system: &str) -> Option<String> {
 
 /// A participant whose actor is of `kind` (`Patient`, `Practitioner`):
 /// the participant, and its contained resource if any.
-fn participant<'a>(appointment: &'a Value, kind: &str) -> Option<(&'a Value, Option<&'a Value>)> {
+pub(super) fn participant<'a>(
+    appointment: &'a Value,
+    kind: &str,
+) -> Option<(&'a Value, Option<&'a Value>)> {
     appointment["participant"].as_array()?.iter().find_map(|p| {
         let reference = p["actor"]["reference"].as_str().unwrap_or_default();
         let inner = contained(appointment, reference);
@@ -122,6 +125,119 @@ fn participant<'a>(appointment: &'a Value, kind: &str) -> Option<(&'a Value, Opt
                     }
                 }));
         matches.then_some((p, inner))
+    })
+}
+
+/// The integrator's identifier of an Appointment (its first one).
+pub(super) fn external_id_of(appointment: &Value) -> Option<String> {
+    appointment["identifier"][0]["value"]
+        .as_str()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty() && v.chars().count() <= 200)
+}
+
+/// The booking an Appointment asks for: the patient from `patient` (a
+/// Patient resource, contained or fetched) or the participant's display;
+/// the start to the minute; the zone from the timezone extension.
+pub(super) fn booking_of(
+    appointment: &Value,
+    patient_part: &Value,
+    patient: Option<&Value>,
+    default_zone: &str,
+) -> Result<NewConsultation, Outcome> {
+    let patient_name = patient
+        .and_then(name_of)
+        .or_else(|| {
+            patient_part["actor"]["display"]
+                .as_str()
+                .map(|s| s.trim().to_string())
+        })
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            refused(
+                "Appointment.participant.actor",
+                "Give the patient's name: a contained Patient with a name, or the actor's display.",
+            )
+        })?;
+    let language = patient
+        .and_then(|p| p["communication"][0]["language"]["coding"][0]["code"].as_str())
+        .map(|code| code.split('-').next().unwrap_or(code).to_lowercase())
+        .unwrap_or_else(|| "en".into());
+    let zone = appointment["extension"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            patient
+                .and_then(|p| p["extension"].as_array())
+                .into_iter()
+                .flatten(),
+        )
+        .find(|e| e["url"] == TIMEZONE_URL)
+        .and_then(|e| e["valueCode"].as_str())
+        .map_or_else(|| default_zone.to_string(), str::to_string);
+    let scheduled_for = match appointment["start"].as_str() {
+        None => String::new(),
+        Some(start) => {
+            let at = DateTime::parse_from_rfc3339(start).map_err(|_| {
+                refused(
+                    "Appointment.start",
+                    "The start is not an instant like 2030-05-04T09:30:00+02:00.",
+                )
+            })?;
+            if at.second() != 0 || at.nanosecond() != 0 {
+                return Err(refused(
+                    "Appointment.start",
+                    "Give the start to the minute (seconds 00).",
+                ));
+            }
+            at.with_timezone(&Utc).format("%Y-%m-%dT%H:%M").to_string()
+        }
+    };
+    Ok(NewConsultation {
+        queue: QueueId(DEFAULT_QUEUE.to_string()),
+        patient_email: patient
+            .and_then(|p| telecom(p, "email"))
+            .unwrap_or_default(),
+        patient_phone: patient
+            .and_then(|p| telecom(p, "phone"))
+            .unwrap_or_default(),
+        patient_name,
+        language,
+        timezone: zone,
+        scheduled_for,
+        clinician_timezone: "UTC".into(),
+    })
+}
+
+/// Who runs it: the account with `account_email` when there is one, else a
+/// clinician by the name the Practitioner (or the participant) gives.
+pub(super) async fn host_of(
+    accounts: &crate::accounts::AccountService,
+    account_email: Option<String>,
+    practitioner: Option<&Value>,
+    part: &Value,
+) -> Result<ApiHost, Outcome> {
+    let principal = match account_email {
+        Some(email) => accounts
+            .principal_by_email(&email)
+            .await
+            .map_err(|e| Outcome(Problem::from(e)))?,
+        None => None,
+    };
+    Ok(match principal {
+        Some(p) => ApiHost::Account(p),
+        None => ApiHost::ByLink(
+            practitioner
+                .and_then(name_of)
+                .or_else(|| part["actor"]["display"].as_str().map(str::to_string))
+                .ok_or_else(|| {
+                    refused(
+                        "Appointment.participant.actor",
+                        "Give the clinician as Practitioner/{id} of a Visita account, or with a name (display or a contained Practitioner).",
+                    )
+                })?,
+        ),
     })
 }
 
@@ -164,118 +280,38 @@ pub async fn create(
             "The Appointment has no Patient participant.",
         )
     })?;
-    let patient_name = patient
-        .and_then(name_of)
-        .or_else(|| {
-            patient_part["actor"]["display"]
-                .as_str()
-                .map(|s| s.trim().to_string())
-        })
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
+    let booking = booking_of(&appointment, patient_part, patient, &state.config.timezone)?;
+    let (practitioner_part, practitioner) =
+        participant(&appointment, "Practitioner").ok_or_else(|| {
             refused(
-                "Appointment.participant.actor",
-                "Give the patient's name: a contained Patient with a name, or the actor's display.",
-            )
-        })?;
-    let language = patient
-        .and_then(|p| p["communication"][0]["language"]["coding"][0]["code"].as_str())
-        .map(|code| code.split('-').next().unwrap_or(code).to_lowercase())
-        .unwrap_or_else(|| "en".into());
-    let zone = appointment["extension"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(
-            patient
-                .and_then(|p| p["extension"].as_array())
-                .into_iter()
-                .flatten(),
-        )
-        .find(|e| e["url"] == TIMEZONE_URL)
-        .and_then(|e| e["valueCode"].as_str())
-        .map_or_else(|| state.config.timezone.clone(), str::to_string);
-    let scheduled_for = match appointment["start"].as_str() {
-        None => String::new(),
-        Some(start) => {
-            let at = DateTime::parse_from_rfc3339(start).map_err(|_| {
-                refused(
-                    "Appointment.start",
-                    "The start is not an instant like 2030-05-04T09:30:00+02:00.",
-                )
-            })?;
-            if at.second() != 0 || at.nanosecond() != 0 {
-                return Err(refused(
-                    "Appointment.start",
-                    "Give the start to the minute (seconds 00).",
-                ));
-            }
-            at.with_timezone(&Utc).format("%Y-%m-%dT%H:%M").to_string()
-        }
-    };
-    let host = match participant(&appointment, "Practitioner") {
-        None => {
-            return Err(refused(
                 "Appointment.participant",
                 "The Appointment has no Practitioner participant: say who runs it.",
-            ));
-        }
-        Some((part, inner)) => {
-            let reference = part["actor"]["reference"].as_str().unwrap_or_default();
-            let account = match reference.strip_prefix("Practitioner/") {
-                Some(id) if super::looks_like_id(id) => state
-                    .db
-                    .user_by_key(id)
-                    .await
-                    .map_err(super::db_error)?
-                    .map(|u| u.email),
-                _ => inner.and_then(|p| telecom(p, "email")),
-            };
-            let principal = match account {
-                Some(email) => state
-                    .accounts
-                    .principal_by_email(&email)
-                    .await
-                    .map_err(|e| Outcome(Problem::from(e)))?,
-                None => None,
-            };
-            match principal {
-                Some(p) => ApiHost::Account(p),
-                None => ApiHost::ByLink(
-                    inner
-                        .and_then(name_of)
-                        .or_else(|| part["actor"]["display"].as_str().map(str::to_string))
-                        .ok_or_else(|| {
-                            refused(
-                                "Appointment.participant.actor",
-                                "Give the clinician as Practitioner/{id} of a Visita account, or with a name (display or a contained Practitioner).",
-                            )
-                        })?,
-                ),
-            }
-        }
-    };
-    let external_id = appointment["identifier"][0]["value"]
+            )
+        })?;
+    // `Practitioner/{id}` here is one of ours: a Visita account.
+    let ours = practitioner_part["actor"]["reference"]
         .as_str()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty() && v.chars().count() <= 200);
-    let booking = NewConsultation {
-        queue: QueueId(DEFAULT_QUEUE.to_string()),
-        patient_name,
-        patient_email: patient
-            .and_then(|p| telecom(p, "email"))
-            .unwrap_or_default(),
-        patient_phone: patient
-            .and_then(|p| telecom(p, "phone"))
-            .unwrap_or_default(),
-        language,
-        timezone: zone,
-        scheduled_for,
-        clinician_timezone: "UTC".into(),
+        .and_then(|r| r.strip_prefix("Practitioner/"))
+        .filter(|id| super::looks_like_id(id));
+    let account_email = match ours {
+        Some(id) => state
+            .db
+            .user_by_key(id)
+            .await
+            .map_err(super::db_error)?
+            .map(|u| u.email),
+        None => practitioner.and_then(|p| telecom(p, "email")),
     };
+    let host = host_of(
+        &state.accounts,
+        account_email,
+        practitioner,
+        practitioner_part,
+    )
+    .await?;
     let extra = ApiBooking {
         key: who.caller.key.clone(),
-        external_id,
+        external_id: external_id_of(&appointment),
         metadata: None,
         send_invite: true,
         host_by_link: false,

@@ -7,6 +7,7 @@
 
 pub mod booking;
 pub mod resources;
+pub mod sync;
 
 use crate::consultations::api::ApiCaller;
 use crate::db::{AuditEntry, ConsultationFilter, ConsultationRow, ParticipantRow, record_key};

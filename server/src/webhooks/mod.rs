@@ -478,13 +478,16 @@ impl Webhooks {
         if listening.is_empty() {
             return Ok(Vec::new());
         }
-        let Some((shown, row, participants)) = self
+        let Some((mut shown, row, participants)) = self
             .consultations
-            .webhook_view(&record_key(consultation))
+            .api_view_of(&record_key(consultation))
             .await?
         else {
             return Ok(Vec::new());
         };
+        // A webhook body ends up in logs and queues where a link to the
+        // patient's consultation does not belong.
+        shown.patient_link = None;
         let participant = event.participant.as_ref().and_then(|p| {
             participants
                 .iter()
