@@ -307,11 +307,12 @@ impl ConsultationService {
         id: &ConsultationId,
         name: &str,
         language: Lang,
+        role: app::consultation::ParticipantRole,
         client: &ClientInfo,
     ) -> Result<IssuedLink, AppError> {
         let host = self.host_of(&self.load(id).await?.row, caller).await?;
         let issued = self
-            .invite_guest(Caller::Staff(&host), id, name, language, client)
+            .invite_by_link(Caller::Staff(&host), id, name, language, role, client)
             .await?;
         self.api_audit(caller, "api.consultation.add_guest", &id.0, client)
             .await;

@@ -378,6 +378,61 @@ impl ConsultationService {
         }
     }
 
+    /// Someone who joins by a link of their own: a guest, or an
+    /// interpreter the clinic books itself (`role`).
+    pub(crate) async fn invite_by_link(
+        &self,
+        caller: Caller<'_>,
+        consultation: &ConsultationId,
+        name: &str,
+        language: Lang,
+        role: ParticipantRole,
+        client: &ClientInfo,
+    ) -> Result<IssuedLink, AppError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 120 {
+            return Err(AppError::invalid(
+                "name",
+                "Enter the guest's name (1 to 120 characters).",
+            ));
+        }
+        let loaded = self.load(consultation).await?;
+        self.check(caller, Action::RunConsultation, &loaded, client)
+            .await?;
+        if loaded.status().is_over() {
+            return Err(AppError::Conflict("This consultation is over.".into()));
+        }
+        let (nonce, secret) = self.links.issue();
+        let scheduled = loaded.row.scheduled_at.filter(|at| *at > Utc::now());
+        let key = self
+            .db
+            .add_participant(NewParticipantRow {
+                consultation_key: consultation.0.clone(),
+                role: role.as_str(),
+                name: name.to_string(),
+                user_key: None,
+                language: language.code().to_string(),
+                token_hash: Some(token::digest(&secret)),
+                link_nonce: Some(nonce),
+                token_expires_at: Some(self.link_expiry(scheduled)),
+                state: ParticipantState::Invited.as_str(),
+            })
+            .await
+            .map_err(internal)?;
+        self.audit(
+            caller,
+            "participant.invite_guest",
+            format!("participant:{key}"),
+            client,
+            "ok",
+        )
+        .await;
+        Ok(IssuedLink {
+            participant: ParticipantId(key),
+            link: self.link(&secret),
+        })
+    }
+
     /// The staff member's place in the consultation, made on first need.
     async fn staff_place(&self, who: &Principal, loaded: &Loaded) -> Result<String, AppError> {
         if let Some(place) = loaded.place_of(who) {
@@ -1278,48 +1333,15 @@ impl Consultations for ConsultationService {
         language: Lang,
         client: &ClientInfo,
     ) -> Result<IssuedLink, AppError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 120 {
-            return Err(AppError::invalid(
-                "name",
-                "Enter the guest's name (1 to 120 characters).",
-            ));
-        }
-        let loaded = self.load(consultation).await?;
-        self.check(caller, Action::RunConsultation, &loaded, client)
-            .await?;
-        if loaded.status().is_over() {
-            return Err(AppError::Conflict("This consultation is over.".into()));
-        }
-        let (nonce, secret) = self.links.issue();
-        let scheduled = loaded.row.scheduled_at.filter(|at| *at > Utc::now());
-        let key = self
-            .db
-            .add_participant(NewParticipantRow {
-                consultation_key: consultation.0.clone(),
-                role: ParticipantRole::Guest.as_str(),
-                name: name.to_string(),
-                user_key: None,
-                language: language.code().to_string(),
-                token_hash: Some(token::digest(&secret)),
-                link_nonce: Some(nonce),
-                token_expires_at: Some(self.link_expiry(scheduled)),
-                state: ParticipantState::Invited.as_str(),
-            })
-            .await
-            .map_err(internal)?;
-        self.audit(
+        self.invite_by_link(
             caller,
-            "participant.invite_guest",
-            format!("participant:{key}"),
+            consultation,
+            name,
+            language,
+            ParticipantRole::Guest,
             client,
-            "ok",
         )
-        .await;
-        Ok(IssuedLink {
-            participant: ParticipantId(key),
-            link: self.link(&secret),
-        })
+        .await
     }
 
     async fn remove_participant(

@@ -515,6 +515,12 @@ pub struct GuestRequest {
     /// `en` (default) or `fr`: their pages.
     #[serde(default)]
     pub language: Option<String>,
+    /// `guest` (default: a relative, a colleague without an account) or
+    /// `translator` (an interpreter the clinic books itself), as the others
+    /// see them.
+    #[serde(default)]
+    #[schema(example = "guest")]
+    pub role: Option<String>,
 }
 
 /// A guest's own link.
@@ -571,6 +577,17 @@ pub async fn add_guest(
             )
         })?,
     };
+    let role = match request.role.as_deref() {
+        None | Some("guest") => app::consultation::ParticipantRole::Guest,
+        Some("translator") => app::consultation::ParticipantRole::Translator,
+        Some(_) => {
+            return Err(Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "role",
+                "Choose guest or translator.",
+            ));
+        }
+    };
     let issued = state
         .consultations
         .api_add_guest(
@@ -578,6 +595,7 @@ pub async fn add_guest(
             &id,
             &request.name,
             language,
+            role,
             &client_of(client),
         )
         .await?;

@@ -618,6 +618,44 @@ async fn a_key_moves_relinks_adds_a_guest_and_gets_the_report() {
         "{}",
         nameless.2
     );
+    // An interpreter the clinic books itself: their link, their role.
+    let translator = call(
+        &w.app,
+        request(
+            "POST",
+            &format!("/api/v1/consultations/{id}/guests"),
+            Some(&w.writer),
+            Some(json!({"name": "Amal Haddad", "language": "fr", "role": "translator"})),
+        ),
+    )
+    .await;
+    assert_eq!(translator.0, StatusCode::CREATED, "{}", translator.2);
+    let (_, _, page) = send(
+        &w.app,
+        Request::get(path(translator.2["link"].as_str().unwrap()))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(page.contains("Amal Haddad"), "their invite page");
+    let participant =
+        w.db.participant(translator.2["participantId"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(participant.role, "translator");
+    let odd_role = call(
+        &w.app,
+        request(
+            "POST",
+            &format!("/api/v1/consultations/{id}/guests"),
+            Some(&w.writer),
+            Some(json!({"name": "X", "role": "surgeon"})),
+        ),
+    )
+    .await;
+    assert_eq!(odd_role.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(odd_role.2["field"], "role");
 
     let (status, headers, pdf) = send(
         &w.app,
