@@ -405,15 +405,12 @@ impl ConsultationService {
         client: &ClientInfo,
     ) {
         self.db
-            .audit_or_log(AuditEntry {
-                actor_key: Some(format!("api_key:{}", caller.key)),
-                actor_email: None,
+            .audit_or_log(AuditEntry::by_api_key(
+                &caller.key,
                 action,
-                target: Some(format!("consultation:{target}")),
-                ip: client.ip.map(|ip| ip.to_string()),
-                outcome: "ok",
-                actor_participant: None,
-            })
+                format!("consultation:{target}"),
+                client,
+            ))
             .await;
     }
 }

@@ -46,6 +46,24 @@ impl AuditEntry {
             actor_participant: None,
         }
     }
+
+    /// An event by an API key (the REST API, FHIR, webhooks' management).
+    pub fn by_api_key(
+        key: &str,
+        action: &'static str,
+        target: String,
+        client: &app::ssr::ClientInfo,
+    ) -> Self {
+        Self {
+            actor_key: Some(format!("api_key:{key}")),
+            actor_email: None,
+            action,
+            target: Some(target),
+            ip: client.ip.map(|ip| ip.to_string()),
+            outcome: "ok",
+            actor_participant: None,
+        }
+    }
 }
 
 impl Db {

@@ -161,15 +161,7 @@ async fn audit(
 ) {
     state
         .db
-        .audit_or_log(AuditEntry {
-            actor_key: Some(format!("api_key:{}", caller.key)),
-            actor_email: None,
-            action,
-            target: Some(target),
-            ip: client.ip.map(|ip| ip.to_string()),
-            outcome: "ok",
-            actor_participant: None,
-        })
+        .audit_or_log(AuditEntry::by_api_key(&caller.key, action, target, client))
         .await;
 }
 
@@ -209,23 +201,7 @@ async fn read_appointment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Answer {
-    let who = state
-        .api_keys
-        .authenticate(&headers, Scope::ConsultationsRead)
-        .await?;
-    let (row, participants) = loaded(&state, &id).await?;
-    audit(
-        &state,
-        &who.caller,
-        "fhir.read",
-        format!("consultation:{id}"),
-        &crate::rest::client_of(client),
-    )
-    .await;
-    Ok(Fhir(
-        StatusCode::OK,
-        resources::appointment(&row, &participants),
-    ))
+    read_consultation(&state, client, &headers, &id, resources::appointment).await
 }
 
 async fn read_encounter(
@@ -234,23 +210,31 @@ async fn read_encounter(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Answer {
+    read_consultation(&state, client, &headers, &id, resources::encounter).await
+}
+
+/// One consultation, as the resource `shape` makes of it.
+async fn read_consultation(
+    state: &AppState,
+    client: crate::rest::Client,
+    headers: &HeaderMap,
+    id: &str,
+    shape: fn(&ConsultationRow, &[ParticipantRow]) -> Value,
+) -> Answer {
     let who = state
         .api_keys
-        .authenticate(&headers, Scope::ConsultationsRead)
+        .authenticate(headers, Scope::ConsultationsRead)
         .await?;
-    let (row, participants) = loaded(&state, &id).await?;
+    let (row, participants) = loaded(state, id).await?;
     audit(
-        &state,
+        state,
         &who.caller,
         "fhir.read",
         format!("consultation:{id}"),
         &crate::rest::client_of(client),
     )
     .await;
-    Ok(Fhir(
-        StatusCode::OK,
-        resources::encounter(&row, &participants),
-    ))
+    Ok(Fhir(StatusCode::OK, shape(&row, &participants)))
 }
 
 async fn read_patient(
