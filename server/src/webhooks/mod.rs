@@ -33,11 +33,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the dispatcher looks for work.
-const TICK: Duration = Duration::from_secs(1);
+const TICK: Duration = Duration::from_millis(250);
 /// How long a node holds a delivery it is sending.
 const LEASE: Duration = Duration::from_secs(60);
 /// Deliveries sent at once by one node.
-const BATCH: usize = 20;
+const BATCH: usize = 50;
 /// Events fanned out per look.
 const EVENT_BATCH: usize = 50;
 /// A receiver has this long to answer.
@@ -413,11 +413,19 @@ impl Webhooks {
             .await;
     }
 
-    /// Fans out and sends until `stop` turns true.
+    /// Fans out and sends until `stop` turns true; waits a tick only when
+    /// there was less than a full batch to do (a burst is worked through).
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
-            if let Err(error) = self.tick().await {
-                tracing::error!(%error, "the webhook dispatcher could not read its queue");
+            let busy = match self.work().await {
+                Ok((expanded, sent)) => expanded == EVENT_BATCH || sent == BATCH,
+                Err(error) => {
+                    tracing::error!(%error, "the webhook dispatcher could not read its queue");
+                    false
+                }
+            };
+            if busy && !*stop.borrow() {
+                continue;
             }
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
@@ -429,7 +437,12 @@ impl Webhooks {
     /// Fans out new events and sends what is due; returns how many
     /// deliveries were tried.
     pub async fn tick(&self) -> Result<usize, DbError> {
-        self.expand().await?;
+        Ok(self.work().await?.1)
+    }
+
+    /// How many events were fanned out, and deliveries tried.
+    async fn work(&self) -> Result<(usize, usize), DbError> {
+        let expanded = self.expand().await?;
         let now = Utc::now();
         let due = self
             .db
@@ -441,14 +454,16 @@ impl Webhooks {
         for result in results {
             result?;
         }
-        Ok(count)
+        Ok((expanded, count))
     }
 
-    /// One delivery per matching subscription for each new event.
-    async fn expand(&self) -> Result<(), DbError> {
+    /// One delivery per matching subscription for each new event; returns
+    /// how many events were looked at.
+    async fn expand(&self) -> Result<usize, DbError> {
         let events = self.db.events_to_expand(EVENT_BATCH).await?;
+        let count = events.len();
         if events.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let hooks = self.db.active_webhooks().await?;
         for event in events {
@@ -457,7 +472,7 @@ impl Webhooks {
                 .expand_event(&event.key(), deliveries, Utc::now())
                 .await?;
         }
-        Ok(())
+        Ok(count)
     }
 
     async fn deliveries_for(
