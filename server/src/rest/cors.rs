@@ -45,7 +45,7 @@ pub async fn layer(
         );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type, idempotency-key"),
+            HeaderValue::from_static("authorization, content-type, idempotency-key, x-api-key"),
         );
         headers.insert(
             header::ACCESS_CONTROL_MAX_AGE,

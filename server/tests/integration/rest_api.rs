@@ -771,6 +771,23 @@ async fn pages_of_allowed_origins_may_call_the_api_and_others_may_not() {
             .contains("idempotency-key")
     );
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
+    // The seed-compatible session route follows the same list, with the
+    // header its integrations send their key in.
+    let seed = Request::builder()
+        .method("OPTIONS")
+        .uri("/v1/abm/video/sessions/create/simple")
+        .header(header::ORIGIN, "https://agenda.hospital.example")
+        .header("access-control-request-method", "POST")
+        .body(Body::empty())
+        .unwrap();
+    let (status, seed_headers, _) = send(&app, seed).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        seed_headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("x-api-key")
+    );
     let (status, headers, _) = send(&app, preflight("https://evil.example")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
