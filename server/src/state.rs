@@ -31,6 +31,8 @@ pub struct AppState {
     pub logos: Arc<crate::branding::Logos>,
     /// The JWTs of seed-compatible session links.
     pub session_tokens: Arc<crate::rest::seed::SessionTokens>,
+    /// Checks the hospital portal's sign-in tokens, when set up.
+    pub portal: Option<Arc<crate::auth::portal::PortalJwt>>,
     pub hub: Hub,
     /// This node's SFU.
     pub sfu: Sfu,
@@ -77,7 +79,14 @@ impl AppState {
             &media_secret,
             &config.public_url,
         ));
+        // The configuration was checked when read: the key fits.
+        let portal = config
+            .portal_jwt
+            .clone()
+            .and_then(|c| crate::auth::portal::PortalJwt::new(c).ok())
+            .map(Arc::new);
         Ok(Self {
+            portal,
             logos,
             session_tokens,
             sfu: Sfu::new(

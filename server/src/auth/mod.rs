@@ -3,5 +3,6 @@
 
 pub mod cookie;
 pub mod password;
+pub mod portal;
 pub mod rate_limit;
 pub mod token;

@@ -5,6 +5,7 @@
 
 pub mod fhir;
 mod notify;
+mod portal;
 
 use crate::notify::ChannelConfig;
 use crate::notify::console::ChannelValues;
@@ -93,6 +94,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// The practice system the FHIR client polls, when one is set.
     pub fhir_client: Option<fhir::FhirClientConfig>,
+    /// Sign-in by a JWT from the hospital's portal, when set up.
+    pub portal_jwt: Option<crate::auth::portal::PortalConfig>,
 }
 
 /// Outgoing webhooks.
@@ -235,6 +238,12 @@ const KEYS: &[&str] = &[
     "fhir_client_username",
     "fhir_client_password",
     "fhir_client_poll_seconds",
+    "portal_jwt_algorithm",
+    "portal_jwt_public_key_file",
+    "portal_jwt_secret",
+    "portal_jwt_issuer",
+    "portal_jwt_audience",
+    "portal_jwt_email_claim",
     "smtp_host",
     "smtp_port",
     "smtp_security",
@@ -608,6 +617,7 @@ impl Config {
             },
         };
         let fhir_client = fhir::parse(&src)?;
+        let portal_jwt = portal::parse(&src)?;
         if let Some(key) = &secrets_key
             && key.expose().len() < 32
         {
@@ -662,6 +672,7 @@ impl Config {
             api_cors_origins,
             webhooks,
             fhir_client,
+            portal_jwt,
         })
     }
 }

@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0011_fhir_sync",
         include_str!("migrations/0011_fhir_sync.surql"),
     ),
+    (
+        12,
+        "0012_portal",
+        include_str!("migrations/0012_portal.surql"),
+    ),
 ];
 
 const BOOKKEEPING: &str = "
@@ -142,7 +147,8 @@ mod tests {
                 "0008_idempotency".to_string(),
                 "0009_webhooks".to_string(),
                 "0010_link_hosts".to_string(),
-                "0011_fhir_sync".to_string()
+                "0011_fhir_sync".to_string(),
+                "0012_portal".to_string()
             ]
         );
         assert!(

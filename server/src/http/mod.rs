@@ -9,6 +9,7 @@ pub mod files;
 pub mod health;
 pub mod metrics;
 pub mod panics;
+pub mod portal;
 pub mod session;
 pub mod webhooks;
 
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
             "/files/{id}",
             get(files::download).with_state(state.clone()),
         )
+        .route("/auth/jwt", get(portal::sign_in).with_state(state.clone()))
         .route(
             "/session/{room}",
             get(crate::rest::seed::open).with_state(state.clone()),

@@ -10,6 +10,7 @@ mod http;
 mod invite_pages;
 mod messaging_setup;
 mod notifications;
+mod portal;
 mod rest_api;
 mod seed;
 mod sms_webhooks;

@@ -1,0 +1,73 @@
+//! `GET /auth/jwt?token=…`: the hospital portal's sign-in link. A valid
+//! token opens a staff session and goes to the dashboard; any other answer
+//! is a plain page saying why, with a way to sign in by password.
+
+use crate::state::AppState;
+use app::ssr::{ClientInfo, CookieUpdate};
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct PortalQuery {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    client: Option<Extension<ClientInfo>>,
+    query: Result<Query<PortalQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(portal) = &state.portal else {
+        return page(
+            StatusCode::NOT_FOUND,
+            "Sign-in from the hospital portal is not set up on this server.",
+        );
+    };
+    let token = query.map(|Query(q)| q.token).unwrap_or_default();
+    let client = client.map(|Extension(c)| c).unwrap_or_default();
+    match state
+        .accounts
+        .sign_in_with_portal(portal, &token, &client)
+        .await
+    {
+        Ok(CookieUpdate(cookie)) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::SET_COOKIE, cookie),
+                (header::LOCATION, "/".to_string()),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+        )
+            .into_response(),
+        Err(refusal) => page(
+            StatusCode::UNAUTHORIZED,
+            &format!(
+                "You could not be signed in: {refusal}. Go back to the portal and open Visita from there again, or sign in with your password."
+            ),
+        ),
+    }
+}
+
+fn page(status: StatusCode, message: &str) -> Response {
+    let message = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Sign-in — Visita</title><link rel=\"stylesheet\" href=\"/pkg/visita.css\"></head>\
+             <body><main id=\"main\"><h1>Sign-in from the portal</h1>\
+             <p class=\"notice error\" role=\"alert\" data-testid=\"portal-refused\">{message}</p>\
+             <p><a href=\"/login\">Sign in with your password</a></p></main></body></html>"
+        )),
+    )
+        .into_response()
+}
