@@ -101,6 +101,32 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Marks a portal token's `jti` (its digest) used until `expires_at`;
+    /// false when it already was (a replay).
+    pub async fn use_portal_token(
+        &self,
+        jti_digest: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, DbError> {
+        let result = self
+            .inner
+            .query(
+                "DELETE portal_token WHERE expires_at < time::now();
+                 CREATE type::record('portal_token', $key) SET expires_at = $expires RETURN NONE",
+            )
+            .bind(("key", jti_digest.to_string()))
+            .bind(("expires", expires_at))
+            .await?
+            .check();
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if error.message().contains("already exists") => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::db::Db;
@@ -157,31 +183,5 @@ mod tests {
         assert_eq!(swept, 1);
         assert!(db.session_by_hash("fresh").await.unwrap().is_some());
         assert!(db.session_by_hash("idle").await.unwrap().is_none());
-    }
-}
-
-impl Db {
-    /// Marks a portal token's `jti` (its digest) used until `expires_at`;
-    /// false when it already was (a replay).
-    pub async fn use_portal_token(
-        &self,
-        jti_digest: &str,
-        expires_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, DbError> {
-        let result = self
-            .inner
-            .query(
-                "DELETE portal_token WHERE expires_at < time::now();
-                 CREATE type::record('portal_token', $key) SET expires_at = $expires RETURN NONE",
-            )
-            .bind(("key", jti_digest.to_string()))
-            .bind(("expires", expires_at))
-            .await?
-            .check();
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if error.message().contains("already exists") => Ok(false),
-            Err(error) => Err(error.into()),
-        }
     }
 }
