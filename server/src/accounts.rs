@@ -276,7 +276,7 @@ impl AccountService {
     ) -> Result<CookieUpdate, crate::auth::portal::PortalRefusal> {
         use crate::auth::portal::PortalRefusal;
         let outcome = async {
-            let (claims, email) = portal.verify(token)?;
+            let (claims, email) = portal.verify(token).await?;
             // Kept a little past expiry: the check allows 60 s of skew.
             let until = chrono::DateTime::from_timestamp(claims.exp as i64 + 120, 0)
                 .unwrap_or_else(chrono::Utc::now);

@@ -240,6 +240,7 @@ const KEYS: &[&str] = &[
     "fhir_client_poll_seconds",
     "portal_jwt_algorithm",
     "portal_jwt_public_key_file",
+    "portal_jwt_jwks_url",
     "portal_jwt_secret",
     "portal_jwt_issuer",
     "portal_jwt_audience",

@@ -39,11 +39,23 @@ pub(super) fn parse(src: &Sources) -> Result<Option<PortalConfig>, ConfigError> 
             }
             PortalKey::Shared(secret)
         }
+        _ if text("portal_jwt_jwks_url").is_some() => {
+            let url = text("portal_jwt_jwks_url").unwrap_or_default();
+            if reqwest::Url::parse(&url).is_err() {
+                return Err(src.error(
+                    "portal_jwt_jwks_url",
+                    format!(
+                        "{url:?} is not a URL like https://portal.example/.well-known/jwks.json"
+                    ),
+                ));
+            }
+            PortalKey::Jwks(url)
+        }
         _ => {
             let path = text("portal_jwt_public_key_file").ok_or_else(|| {
                 src.error(
                     "portal_jwt_public_key_file",
-                    "is missing: the portal's public key (PEM) checks its tokens".into(),
+                    "is missing: the portal's public key (PEM, or VISITA_PORTAL_JWT_JWKS_URL) checks its tokens".into(),
                 )
             })?;
             let pem = std::fs::read(&path).map_err(|e| {

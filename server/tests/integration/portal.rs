@@ -30,11 +30,19 @@ struct World {
 async fn world() -> World {
     let key_file = std::env::temp_dir().join(format!("visita-portal-{}.pem", std::process::id()));
     std::fs::write(&key_file, PUBLIC).unwrap();
-    let key_path = key_file.display().to_string();
+    world_with((
+        "VISITA_PORTAL_JWT_PUBLIC_KEY_FILE",
+        key_file.display().to_string(),
+    ))
+    .await
+}
+
+/// The portal's key given as `key` (a PEM file, or a JWKS URL).
+async fn world_with(key: (&'static str, String)) -> World {
     let config = Config::from_sources(None, &|name| match name {
         "VISITA_DATABASE" => Some("mem://".into()),
         "VISITA_PORTAL_JWT_ALGORITHM" => Some("RS256".into()),
-        "VISITA_PORTAL_JWT_PUBLIC_KEY_FILE" => Some(key_path.clone()),
+        name if name == key.0 => Some(key.1.clone()),
         "VISITA_PORTAL_JWT_ISSUER" => Some(ISSUER.into()),
         "VISITA_PORTAL_JWT_AUDIENCE" => Some(AUDIENCE.into()),
         _ => None,
@@ -62,8 +70,14 @@ fn claims(jti: &str) -> Value {
 }
 
 fn rs256(claims: &Value) -> String {
+    rs256_kid(claims, None)
+}
+
+fn rs256_kid(claims: &Value, kid: Option<&str>) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = kid.map(str::to_string);
     jsonwebtoken::encode(
-        &Header::new(Algorithm::RS256),
+        &header,
         claims,
         &EncodingKey::from_rsa_pem(PRIVATE).unwrap(),
     )
@@ -168,4 +182,42 @@ async fn forged_expired_and_replayed_tokens_are_refused_and_audited() {
             .filter(|e| e.action == "login.portal" && e.outcome == "denied")
             .count();
     assert_eq!(denied, cases.len(), "one audit event per refusal");
+}
+
+#[tokio::test]
+async fn the_portal_key_may_come_from_its_jwks_url() {
+    let jwks = include_str!("fixtures/portal_jwks.json");
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(
+            move || async move { ([(header::CONTENT_TYPE, "application/json")], jwks) },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let w = world_with((
+        "VISITA_PORTAL_JWT_JWKS_URL",
+        format!("http://{addr}/jwks.json"),
+    ))
+    .await;
+    let (status, headers, _) =
+        open(&w.app, &rs256_kid(&claims("kid-1"), Some("portal-2026"))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers.contains_key(header::SET_COOKIE));
+    // A key id the set does not have: refused.
+    let (status, _, page) = open(&w.app, &rs256_kid(&claims("kid-2"), Some("rotated-away"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("not signed as this server expects"), "{page}");
+
+    // A key set that cannot be fetched: a plain refusal, not an error page.
+    let gone = world_with((
+        "VISITA_PORTAL_JWT_JWKS_URL",
+        "http://127.0.0.1:9/jwks.json".into(),
+    ))
+    .await;
+    let (status, _, page) =
+        open(&gone.app, &rs256_kid(&claims("kid-3"), Some("portal-2026"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("cannot be fetched"), "{page}");
 }
