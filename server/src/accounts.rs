@@ -266,6 +266,25 @@ impl AccountService {
 }
 
 impl AccountService {
+    /// A new staff session for `user`, whatever proved who they are; the
+    /// cookie that carries it.
+    async fn open_session(
+        &self,
+        user: &crate::db::UserRow,
+        client: &ClientInfo,
+    ) -> Result<CookieUpdate, crate::db::DbError> {
+        let secret = token::generate();
+        self.db
+            .create_session(
+                &token::digest(&secret),
+                &user.key(),
+                client.ip.map(|ip| ip.to_string()),
+                client.user_agent.clone(),
+            )
+            .await?;
+        Ok(CookieUpdate(self.cookie.set(&secret)))
+    }
+
     /// A session for the person a portal token names, or why not; every
     /// outcome is audited (`login.portal`).
     pub async fn sign_in_with_portal(
@@ -315,19 +334,10 @@ impl AccountService {
                 Err(refusal)
             }
             Ok((user, email)) => {
-                let secret = token::generate();
-                self.db
-                    .create_session(
-                        &token::digest(&secret),
-                        &user.key(),
-                        client.ip.map(|ip| ip.to_string()),
-                        client.user_agent.clone(),
-                    )
-                    .await
-                    .map_err(|error| {
-                        tracing::error!(%error, "portal sign-in: database error");
-                        PortalRefusal::Malformed
-                    })?;
+                let cookie = self.open_session(&user, client).await.map_err(|error| {
+                    tracing::error!(%error, "portal sign-in: database error");
+                    PortalRefusal::Malformed
+                })?;
                 self.audit(
                     Some(&principal(&user)),
                     "login.portal",
@@ -336,7 +346,7 @@ impl AccountService {
                     "ok",
                 )
                 .await;
-                Ok(CookieUpdate(self.cookie.set(&secret)))
+                Ok(cookie)
             }
         }
     }
@@ -394,19 +404,10 @@ impl Accounts for AccountService {
         if let Some(key) = &address_key {
             self.by_address.release(key, now);
         }
-        let secret = token::generate();
-        self.db
-            .create_session(
-                &token::digest(&secret),
-                &user.key(),
-                client.ip.map(|ip| ip.to_string()),
-                client.user_agent.clone(),
-            )
-            .await
-            .map_err(internal)?;
+        let cookie = self.open_session(&user, client).await.map_err(internal)?;
         self.audit(Some(&principal(&user)), "login", target, Some(client), "ok")
             .await;
-        Ok(CookieUpdate(self.cookie.set(&secret)))
+        Ok(cookie)
     }
 
     async fn logout(

@@ -350,10 +350,9 @@ impl ConsultationService {
             }
             return Ok(());
         }
-        self.db
-            .set_participant_state(&participant.key(), ParticipantState::Waiting.as_str())
-            .await
-            .map_err(internal)?;
+        // The consultation is waiting before the patient is: the
+        // patient.waiting event (written with the patient's state) then
+        // shows it so, whenever a webhook dispatcher reads it.
         self.transition(
             loaded,
             ConsultationStatus::Scheduled,
@@ -361,6 +360,10 @@ impl ConsultationService {
             &actor,
         )
         .await?;
+        self.db
+            .set_participant_state(&participant.key(), ParticipantState::Waiting.as_str())
+            .await
+            .map_err(internal)?;
         Ok(())
     }
 
