@@ -395,6 +395,37 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Forgets what was delivered or given up before `before` (and the
+    /// events behind it); deliveries still being tried stay. Returns how
+    /// many deliveries went.
+    pub async fn purge_webhooks(&self, before: DateTime<Utc>) -> Result<usize, DbError> {
+        let mut response = self
+            .inner
+            .query(
+                "BEGIN;
+                 LET $gone = DELETE webhook_delivery WHERE created_at < $before AND status != 'pending'
+                     RETURN BEFORE;
+                 DELETE webhook_attempt WHERE delivery IN $gone.id;
+                 DELETE webhook_event WHERE expanded_at != NONE AND expanded_at < $before
+                     AND array::len((SELECT VALUE id FROM webhook_delivery WHERE event = $parent.id LIMIT 1)) = 0;
+                 RETURN array::len($gone);
+                 COMMIT;",
+            )
+            .bind(("before", before))
+            .await?;
+        if let Some(error) = response.take_errors().into_values().next() {
+            return Err(error.into());
+        }
+        for index in (0..response.num_statements()).rev() {
+            if let Ok(Some(count)) = response.take::<Option<i64>>(index) {
+                return Ok(usize::try_from(count).unwrap_or(0));
+            }
+        }
+        Ok(0)
+    }
+}
+
 /// One try, to be logged.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {

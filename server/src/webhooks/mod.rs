@@ -46,6 +46,10 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest wait between two tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
+/// Delivered and given-up deliveries are kept this long (the log).
+const KEEP_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// How often the old ones are looked for.
+const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
 /// Subscriptions one key may hold.
 const MAX_PER_KEY: usize = 20;
 /// The field name the signing secrets are sealed under.
@@ -416,7 +420,20 @@ impl Webhooks {
     /// Fans out and sends until `stop` turns true; waits a tick only when
     /// there was less than a full batch to do (a burst is worked through).
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut last_purge: Option<std::time::Instant> = None;
         loop {
+            if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(std::time::Instant::now());
+                match self
+                    .db
+                    .purge_webhooks(Utc::now() - chrono_of(KEEP_FOR))
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "old webhook deliveries forgotten"),
+                    Err(error) => tracing::warn!(%error, "old webhook deliveries not purged"),
+                }
+            }
             let busy = match self.work().await {
                 Ok((expanded, sent)) => expanded == EVENT_BATCH || sent == BATCH,
                 Err(error) => {

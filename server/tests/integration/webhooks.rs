@@ -337,6 +337,22 @@ async fn events_are_signed_retried_logged_and_replayed() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(w.state.webhooks.tick().await.unwrap(), 0);
     assert_eq!(received.lock().unwrap().len(), 4);
+
+    // The log is kept for a while, then forgotten with its tries.
+    assert_eq!(w.db.deliveries(None, 100).await.unwrap().len(), 3);
+    assert_eq!(
+        w.db.purge_webhooks(chrono::Utc::now() - chrono::Duration::days(1))
+            .await
+            .unwrap(),
+        0,
+        "nothing is old yet"
+    );
+    let purged =
+        w.db.purge_webhooks(chrono::Utc::now() + chrono::Duration::seconds(1))
+            .await
+            .unwrap();
+    assert_eq!(purged, 3);
+    assert!(w.db.deliveries(None, 100).await.unwrap().is_empty());
 }
 
 #[tokio::test]
