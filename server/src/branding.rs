@@ -92,7 +92,7 @@ impl Logos {
 
 /// `GET /brand/{key}`: a stored logo, as an image and nothing else.
 pub async fn logo(State(state): State<AppState>, Path(key): Path<String>) -> Response {
-    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !crate::rest::looks_like_id(&key) {
         return StatusCode::NOT_FOUND.into_response();
     }
     match state.db.logo(&key).await {

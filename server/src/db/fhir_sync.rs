@@ -9,7 +9,7 @@ use surrealdb::types::{RecordId, SurrealValue};
 #[derive(Debug, Clone, SurrealValue)]
 struct Linked {
     id: RecordId,
-    fhir_appointment: String,
+    external_id: String,
 }
 
 impl Db {
@@ -68,50 +68,49 @@ impl Db {
         Ok(())
     }
 
-    /// The consultation made from Appointment `reference`, if any.
-    pub async fn consultation_of_fhir(
+    /// The consultation booked by API key `api_key` with `external_id`,
+    /// if any.
+    pub async fn consultation_by_external_id(
         &self,
-        reference: &str,
+        api_key: &str,
+        external_id: &str,
     ) -> Result<Option<ConsultationRow>, DbError> {
         let rows: Vec<ConsultationRow> = self
             .inner
             .query(format!(
-                "SELECT {CONSULTATION_FIELDS} FROM consultation WHERE fhir_appointment = $reference LIMIT 1"
+                "SELECT {CONSULTATION_FIELDS} FROM consultation
+                 WHERE external_id = $external_id AND api_key = $api_key LIMIT 1"
             ))
-            .bind(("reference", reference.to_string()))
+            .bind(("api_key", api_key.to_string()))
+            .bind(("external_id", external_id.to_string()))
             .await?
             .take(0)?;
         Ok(rows.into_iter().next())
     }
 
-    /// Marks a consultation as made from Appointment `reference`.
-    pub async fn link_fhir_appointment(&self, key: &str, reference: &str) -> Result<(), DbError> {
-        self.inner
-            .query("UPDATE type::record('consultation', $key) SET fhir_appointment = $reference")
-            .bind(("key", key.to_string()))
-            .bind(("reference", reference.to_string()))
-            .await?
-            .check()?;
-        Ok(())
-    }
-
-    /// Consultations (their keys) made from Appointments whose status or
-    /// links the practice system has not been told yet, with the
-    /// Appointment's reference.
-    pub async fn fhir_write_backs(&self, limit: usize) -> Result<Vec<(String, String)>, DbError> {
+    /// Consultations (their keys) booked by `api_key` whose status or links
+    /// the practice system has not been told yet, with their external id
+    /// (the Appointment's reference).
+    pub async fn fhir_write_backs(
+        &self,
+        api_key: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, DbError> {
         let rows: Vec<Linked> = self
             .inner
             .query(
-                "SELECT id, fhir_appointment FROM consultation
-                 WHERE fhir_appointment != NONE AND (fhir_written = NONE OR fhir_written != status)
+                "SELECT id, external_id FROM consultation
+                 WHERE api_key = $api_key AND external_id != NONE
+                     AND (fhir_written = NONE OR fhir_written != status)
                  LIMIT $limit",
             )
+            .bind(("api_key", api_key.to_string()))
             .bind(("limit", limit as i64))
             .await?
             .take(0)?;
         Ok(rows
             .into_iter()
-            .map(|r| (record_key(&r.id), r.fhir_appointment))
+            .map(|r| (record_key(&r.id), r.external_id))
             .collect())
     }
 

@@ -292,7 +292,7 @@ pub async fn create(
     let ours = practitioner_part["actor"]["reference"]
         .as_str()
         .and_then(|r| r.strip_prefix("Practitioner/"))
-        .filter(|id| super::looks_like_id(id));
+        .filter(|id| crate::rest::looks_like_id(id));
     let account_email = match ours {
         Some(id) => state
             .db

@@ -12,6 +12,7 @@ pub mod sync;
 use crate::consultations::api::ApiCaller;
 use crate::db::{AuditEntry, ConsultationFilter, ConsultationRow, ParticipantRow, record_key};
 use crate::rest::keys::Scope;
+use crate::rest::looks_like_id;
 use crate::rest::problem::Problem;
 use crate::state::AppState;
 use app::ssr::ClientInfo;
@@ -122,11 +123,6 @@ fn not_found(what: &str) -> Outcome {
         StatusCode::NOT_FOUND,
         format!("There is no such {what}."),
     ))
-}
-
-/// Our ids are letters and digits; anything else is not one of ours.
-fn looks_like_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn base(state: &AppState) -> String {

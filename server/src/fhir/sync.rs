@@ -196,7 +196,7 @@ impl FhirSync {
         let reference = format!("Appointment/{id}");
         let existing = self
             .db
-            .consultation_of_fhir(&reference)
+            .consultation_by_external_id(CALLER_KEY, &reference)
             .await
             .map_err(|e| e.to_string())?;
         let status = appointment["status"].as_str().unwrap_or_default();
@@ -250,8 +250,9 @@ impl FhirSync {
             auto_admit: false,
             brand: Brand::default(),
         };
-        let created = self
-            .consultations
+        // The reference is the booking's external id, stored with it: a
+        // crash after booking cannot make the next look book it again.
+        self.consultations
             .api_create(
                 &Self::caller(),
                 host,
@@ -259,10 +260,6 @@ impl FhirSync {
                 extra,
                 &ClientInfo::default(),
             )
-            .await
-            .map_err(|e| e.to_string())?;
-        self.db
-            .link_fhir_appointment(&created.id, reference)
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -291,7 +288,7 @@ impl FhirSync {
 
     /// Tells the practice system what it does not know yet.
     async fn write_back(&self, report: &mut Report) -> Result<(), SyncError> {
-        for (key, reference) in self.db.fhir_write_backs(50).await? {
+        for (key, reference) in self.db.fhir_write_backs(CALLER_KEY, 50).await? {
             let Some((view, _, _)) = self.consultations.api_view_of(&key).await? else {
                 continue;
             };
@@ -375,16 +372,14 @@ impl FhirSync {
             Some(url) => url.clone(),
             None => {
                 let discovery = format!("{}/.well-known/smart-configuration", self.config.base_url);
-                let answer: Value = self
+                let response = self
                     .http
                     .get(&discovery)
                     .send()
                     .await
-                    .map_err(|e| SyncError::Unreachable(e.without_url().to_string()))?
-                    .bytes()
+                    .map_err(|e| SyncError::Unreachable(e.without_url().to_string()))?;
+                let answer = json_of(response)
                     .await
-                    .ok()
-                    .and_then(|b| serde_json::from_slice(&b).ok())
                     .ok_or_else(|| SyncError::NotFhir("the SMART configuration".into()))?;
                 answer["token_endpoint"]
                     .as_str()
@@ -411,11 +406,8 @@ impl FhirSync {
                 response.status().as_u16()
             )));
         }
-        let answer: Value = response
-            .bytes()
+        let answer = json_of(response)
             .await
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| SyncError::Auth("the token answer is not JSON".into()))?;
         let token = answer["access_token"]
             .as_str()
@@ -456,12 +448,7 @@ impl FhirSync {
             .get(reqwest::header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body: Value = response
-            .bytes()
-            .await
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(SyncError::NotFhir(what))?;
+        let body = json_of(response).await.ok_or(SyncError::NotFhir(what))?;
         let version = etag.or_else(|| {
             body["meta"]["versionId"]
                 .as_str()
@@ -500,6 +487,12 @@ impl FhirSync {
             })
         }
     }
+}
+
+/// A JSON answer's body (reqwest is built here without its `json` feature).
+async fn json_of(response: reqwest::Response) -> Option<Value> {
+    let bytes = response.bytes().await.ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// The part of a URL that names the resource (no host, no query): what the

@@ -7,7 +7,7 @@ use super::problem::{
     BadRequest, Conflict, Forbidden, NotFound, NotJson, Problem, Refused, TooManyRequests,
     Unauthorized,
 };
-use super::{Client, client_of, read_json};
+use super::{Client, client_of, looks_like_id, read_json};
 use crate::consultations::api::{
     ApiBooking, ApiConsultation, ApiHost, ApiPage, Brand, parse_cursor,
 };
@@ -390,16 +390,6 @@ pub async fn list(
             .api_list(&who.caller, filter, &client_of(client))
             .await?,
     ))
-}
-
-/// The shape of our record ids (queues, consultations): checked before a
-/// lookup, so an odd one is "not found" and never a database error.
-fn looks_like_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 40
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A consultation id from a path: ours are letters and digits; anything

@@ -94,6 +94,16 @@ pub fn client_of(client: Client) -> ClientInfo {
     client.map(|c| c.0).unwrap_or_default()
 }
 
+/// The shape of our record ids (queues, consultations): checked before a
+/// lookup, so an odd one is "not found" and never a database error.
+pub(crate) fn looks_like_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 40
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// A JSON body read strictly: 415 unless it says JSON, 400 naming the field
 /// that is missing, unknown or of the wrong type.
 fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Problem> {

@@ -305,7 +305,7 @@ impl Webhooks {
         client: &ClientInfo,
     ) -> Result<DeliveryView, AppError> {
         let row = self.own(caller, id).await?;
-        if delivery.is_empty() || !delivery.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if !crate::rest::looks_like_id(delivery) {
             return Err(AppError::NotFound(
                 "This subscription has no such delivery.".into(),
             ));
@@ -389,7 +389,7 @@ impl Webhooks {
 
     async fn own(&self, caller: &ApiCaller, id: &str) -> Result<WebhookRow, AppError> {
         let not_found = || AppError::NotFound("This key has no such subscription.".into());
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if !crate::rest::looks_like_id(id) {
             return Err(not_found());
         }
         self.db
