@@ -56,6 +56,8 @@ pub enum Action {
     ManageMessaging,
     /// Create, list and revoke the REST API's keys.
     ManageApiKeys,
+    /// Read the audit trail (sign-ins, who saw what).
+    ViewAudit,
     /// See a queue's day list (names, times, who waits).
     ViewQueue,
     /// Book a consultation in a queue.
@@ -138,7 +140,8 @@ fn staff_may(who: &Principal, action: Action, resource: &Resource) -> bool {
             | Action::ManageQueues
             | Action::ManageTranslators
             | Action::ManageMessaging
-            | Action::ManageApiKeys,
+            | Action::ManageApiKeys
+            | Action::ViewAudit,
             Resource::System,
         ) => is_admin,
         // An admin may not lock themselves out by disabling their own account.

@@ -128,6 +128,38 @@ pub struct TranslatorOrgSummary {
     pub languages: Vec<String>,
 }
 
+/// One event of the audit trail, as administrators read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub action: String,
+    /// The staff member's email, `api_key:…`, `participant:…`, or empty.
+    pub actor: String,
+    pub target: String,
+    pub ip: String,
+    /// `ok`, `denied` or `failed`.
+    pub outcome: String,
+}
+
+/// Which events of the audit trail to show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    /// Events whose action starts with this (`login` finds every sign-in).
+    pub action: String,
+    /// `ok`, `denied`, `failed`, or empty for all.
+    pub outcome: String,
+}
+
+/// A way to sign in besides the password form: an identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOption {
+    /// The button's words (`Sign in with Hospital account`).
+    pub label: String,
+    /// Where the button goes (`/auth/oidc/hospital`).
+    pub href: String,
+}
+
 /// What a new account needs. Checked by [`NewUser::validate`] on both sides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {

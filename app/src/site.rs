@@ -42,10 +42,11 @@ pub fn App() -> impl IntoView {
         <Router>
             // Staff pages render in full before the first byte (`Async`): the
             // HTML is complete without JavaScript, and a refusal can still
-            // set the status. The sign-in page has no data to wait for.
+            // set the status. The sign-in page waits for its list of identity providers.
             <Routes fallback=pages::not_found::NotFoundPage>
                 <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
-                <Route path=path!("/login") view=pages::login::LoginPage/>
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/queues") view=pages::admin_queues::AdminQueuesPage ssr=SsrMode::Async/>
                 <Route

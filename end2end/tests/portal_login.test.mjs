@@ -63,11 +63,11 @@ test('a portal token signs the doctor in; a replayed or unsigned one does not', 
   const other = await (await browser.newContext()).newPage();
   const replayed = await other.goto(`${visita.url}/auth/jwt?token=${token}`);
   assert.equal(replayed.status(), 401);
-  assert.match(await other.getByTestId('portal-refused').innerText(), /already used/);
+  assert.match(await other.getByTestId('sign-in-refused').innerText(), /already used/);
   const unsigned = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims(DOCTOR.email))}.`;
   const refused = await other.goto(`${visita.url}/auth/jwt?token=${unsigned}`);
   assert.equal(refused.status(), 401);
-  assert.match(await other.getByTestId('portal-refused').innerText(), /not signed as this server expects/);
+  assert.match(await other.getByTestId('sign-in-refused').innerText(), /not signed as this server expects/);
   // Still not signed in there: the dashboard sends to the sign-in page.
   await other.goto(`${visita.url}/`);
   await other.waitForURL(/\/login/);

@@ -28,9 +28,13 @@ export async function freePort() {
   });
 }
 
-/** Starts Visita; resolves once /healthz answers. `dataDir` reuses a directory (restart tests). */
-export async function startVisita({ dataDir, env = {} } = {}) {
-  const port = await freePort();
+/**
+ * Starts Visita; resolves once /healthz answers. `dataDir` reuses a directory
+ * (restart tests); `port` is chosen beforehand when a peer must know the URL
+ * first (an identity provider's redirect URIs).
+ */
+export async function startVisita({ dataDir, env = {}, port: chosen } = {}) {
+  const port = chosen ?? (await freePort());
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'visita-e2e-')));
   const url = `http://127.0.0.1:${port}`;
   // Media ports of its own, so servers of one run never share a port.

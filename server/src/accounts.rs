@@ -3,6 +3,8 @@
 //! expiry and the audit trail.
 
 use crate::auth::cookie::SessionCookie;
+use crate::auth::external::{ExternalIdentity, ExternalRefusal, Mapped, RoleMapping};
+use crate::auth::oidc::OidcProvider;
 use crate::auth::rate_limit::{FailureLimiter, Policy};
 use crate::auth::{password, token};
 use crate::config::Config;
@@ -10,9 +12,10 @@ use crate::db::{AuditEntry, Db, DbError, TranslatorOrgRow, UserRow};
 use app::consultation::{QueueId, QueueSummary};
 use app::domain::{NewUser, Principal, Role, TranslatorOrgSummary, UserId, UserSummary};
 use app::error::AppError;
-use app::ssr::{Accounts, ClientInfo, CookieUpdate, CurrentSession};
+use app::ssr::{Accounts, ClientInfo, CookieUpdate, CurrentSession, SignedOut};
 use async_trait::async_trait;
 use chrono::Utc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Failed sign-ins tolerated per account before it is paused.
@@ -49,6 +52,8 @@ pub struct AccountService {
     idle_timeout: Duration,
     by_account: FailureLimiter,
     by_address: FailureLimiter,
+    /// The OpenID Connect providers, in the configured order.
+    oidc: Vec<Arc<OidcProvider>>,
 }
 
 impl AccountService {
@@ -59,7 +64,19 @@ impl AccountService {
             idle_timeout: config.session_idle_timeout,
             by_account: FailureLimiter::new(ACCOUNT_POLICY),
             by_address: FailureLimiter::new(ADDRESS_POLICY),
+            // Each was checked when the configuration was read.
+            oidc: config
+                .oidc
+                .iter()
+                .filter_map(|c| OidcProvider::new(c.clone(), &config.public_url).ok())
+                .map(Arc::new)
+                .collect(),
         }
+    }
+
+    /// The OpenID Connect provider with this id.
+    pub fn oidc_provider(&self, id: &str) -> Option<Arc<OidcProvider>> {
+        self.oidc.iter().find(|p| p.config.id == id).cloned()
     }
 
     pub fn cookie(&self) -> SessionCookie {
@@ -188,6 +205,7 @@ impl AccountService {
         Ok(Some(CurrentSession {
             principal: principal(&user),
             secret: secret.to_string(),
+            method: session.method,
         }))
     }
 
@@ -272,6 +290,7 @@ impl AccountService {
         &self,
         user: &crate::db::UserRow,
         client: &ClientInfo,
+        method: &str,
     ) -> Result<CookieUpdate, crate::db::DbError> {
         let secret = token::generate();
         self.db
@@ -280,6 +299,7 @@ impl AccountService {
                 &user.key(),
                 client.ip.map(|ip| ip.to_string()),
                 client.user_agent.clone(),
+                method,
             )
             .await?;
         Ok(CookieUpdate(self.cookie.set(&secret)))
@@ -334,10 +354,13 @@ impl AccountService {
                 Err(refusal)
             }
             Ok((user, email)) => {
-                let cookie = self.open_session(&user, client).await.map_err(|error| {
-                    tracing::error!(%error, "portal sign-in: database error");
-                    PortalRefusal::Malformed
-                })?;
+                let cookie = self
+                    .open_session(&user, client, "portal")
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(%error, "portal sign-in: database error");
+                        PortalRefusal::Malformed
+                    })?;
                 self.audit(
                     Some(&principal(&user)),
                     "login.portal",
@@ -349,6 +372,186 @@ impl AccountService {
                 Ok(cookie)
             }
         }
+    }
+}
+
+impl AccountService {
+    /// A session for a person an identity provider vouched for (`action`
+    /// is the audit trail's name for the method, `login.oidc`…): the
+    /// account linked to them at that provider, else the one with their
+    /// email (never an unverified one), else a new one when the provider
+    /// allows it. When the provider's groups decide roles, the account gets
+    /// exactly those. Every outcome is audited.
+    pub async fn sign_in_external(
+        &self,
+        identity: &ExternalIdentity,
+        email_verified: Option<bool>,
+        mapping: &RoleMapping,
+        client: &ClientInfo,
+        action: &'static str,
+    ) -> Result<CookieUpdate, ExternalRefusal> {
+        let outcome = self
+            .external_account(identity, email_verified, mapping)
+            .await;
+        let user = match outcome {
+            Ok(user) => user,
+            Err(refusal) => {
+                self.audit(
+                    None,
+                    action,
+                    Some(format!(
+                        "{} {}: {}",
+                        identity.method,
+                        identity.email,
+                        refusal.code()
+                    )),
+                    Some(client),
+                    "denied",
+                )
+                .await;
+                return Err(refusal);
+            }
+        };
+        let cookie = self
+            .open_session(&user, client, &identity.method)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "single sign-on: database error");
+                ExternalRefusal::Internal
+            })?;
+        self.audit(
+            Some(&principal(&user)),
+            action,
+            Some(format!("{} {}", identity.method, user.email)),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok(cookie)
+    }
+
+    /// The account a vouched-for person signs in to, created or brought in
+    /// line with the provider's groups as the mapping says.
+    async fn external_account(
+        &self,
+        identity: &ExternalIdentity,
+        email_verified: Option<bool>,
+        mapping: &RoleMapping,
+    ) -> Result<UserRow, ExternalRefusal> {
+        let db_error = |error: DbError| {
+            tracing::error!(%error, "single sign-on: database error");
+            ExternalRefusal::Internal
+        };
+        let mut user = self
+            .db
+            .user_by_identity(&identity.method, &identity.subject)
+            .await
+            .map_err(db_error)?;
+        if user.is_none() {
+            if identity.email.is_empty() {
+                return Err(ExternalRefusal::NoEmail);
+            }
+            // An address the provider has not verified could be anyone's.
+            if email_verified == Some(false) {
+                return Err(ExternalRefusal::EmailUnverified);
+            }
+            user = self
+                .db
+                .user_by_email(&identity.email)
+                .await
+                .map_err(db_error)?;
+        }
+        let mapped = mapping.map(&identity.groups);
+        let queues = (!mapping.queues.is_empty()).then_some(());
+        let user = match (user, mapped) {
+            (Some(user), _) if user.disabled => return Err(ExternalRefusal::Disabled),
+            (_, Mapped::NoRole) => return Err(ExternalRefusal::NoRole),
+            (Some(user), Mapped::Unmanaged { .. }) => user,
+            (
+                Some(user),
+                Mapped::Managed {
+                    roles,
+                    queues: names,
+                },
+            ) => {
+                let roles: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
+                if user.roles != roles || queues.is_some() {
+                    self.db
+                        .set_roles_and_queues(&user.key(), &roles, queues.map(|_| names.as_slice()))
+                        .await
+                        .map_err(db_error)?;
+                    if user.roles != roles {
+                        self.audit(
+                            None,
+                            "user.roles",
+                            Some(format!(
+                                "{} {} from {}",
+                                user.email,
+                                roles.join(","),
+                                identity.method
+                            )),
+                            None,
+                            "ok",
+                        )
+                        .await;
+                    }
+                }
+                self.db
+                    .user_by_key(&user.key())
+                    .await
+                    .map_err(db_error)?
+                    .ok_or(ExternalRefusal::Internal)?
+            }
+            (None, mapped) => {
+                let (roles, names) = match mapped {
+                    Mapped::Managed { roles, queues } if mapping.create_accounts => (roles, queues),
+                    Mapped::Unmanaged { new_account_roles } if !new_account_roles.is_empty() => {
+                        (new_account_roles, Vec::new())
+                    }
+                    _ => return Err(ExternalRefusal::NoAccount(identity.email.clone())),
+                };
+                let roles: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
+                let name = identity
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| identity.email.split('@').next().unwrap_or("").to_string());
+                let name: String = name.trim().chars().take(120).collect();
+                let created = self
+                    .db
+                    .create_user(&identity.email, &name, &roles, None)
+                    .await
+                    .map_err(db_error)?;
+                if queues.is_some() {
+                    self.db
+                        .set_roles_and_queues(&created.key(), &roles, Some(&names))
+                        .await
+                        .map_err(db_error)?;
+                }
+                self.audit(
+                    None,
+                    "user.create",
+                    Some(format!(
+                        "{} {} from {}",
+                        created.email,
+                        roles.join(","),
+                        identity.method
+                    )),
+                    None,
+                    "ok",
+                )
+                .await;
+                self.db
+                    .user_by_key(&created.key())
+                    .await
+                    .map_err(db_error)?
+                    .ok_or(ExternalRefusal::Internal)?
+            }
+        };
+        self.db
+            .link_identity(&identity.method, &identity.subject, &user.key())
+            .await
+            .map_err(db_error)?;
+        Ok(user)
     }
 }
 
@@ -404,7 +607,10 @@ impl Accounts for AccountService {
         if let Some(key) = &address_key {
             self.by_address.release(key, now);
         }
-        let cookie = self.open_session(&user, client).await.map_err(internal)?;
+        let cookie = self
+            .open_session(&user, client, "password")
+            .await
+            .map_err(internal)?;
         self.audit(Some(&principal(&user)), "login", target, Some(client), "ok")
             .await;
         Ok(cookie)
@@ -414,14 +620,83 @@ impl Accounts for AccountService {
         &self,
         session: &CurrentSession,
         client: &ClientInfo,
-    ) -> Result<CookieUpdate, AppError> {
+    ) -> Result<SignedOut, AppError> {
         self.db
             .delete_session(&token::digest(&session.secret))
             .await
             .map_err(internal)?;
-        self.audit(Some(&session.principal), "logout", None, Some(client), "ok")
-            .await;
-        Ok(CookieUpdate(self.cookie.clear()))
+        self.audit(
+            Some(&session.principal),
+            "logout",
+            session.method.clone(),
+            Some(client),
+            "ok",
+        )
+        .await;
+        // Signed in at a provider: sign out there too, when it offers it.
+        let provider = session
+            .method
+            .as_deref()
+            .and_then(|m| m.strip_prefix("oidc:"))
+            .and_then(|id| self.oidc_provider(id));
+        let then = match provider {
+            Some(provider) => provider.end_session_url().await,
+            None => None,
+        };
+        Ok(SignedOut {
+            cookie: CookieUpdate(self.cookie.clear()),
+            then: then.unwrap_or_else(|| "/login".into()),
+        })
+    }
+
+    async fn audit_log(
+        &self,
+        actor: &Principal,
+        filter: &app::domain::AuditFilter,
+        client: &ClientInfo,
+    ) -> Result<Vec<app::domain::AuditEvent>, AppError> {
+        let rows = self
+            .db
+            .audit_events(&filter.action, &filter.outcome, 200)
+            .await
+            .map_err(internal)?;
+        self.audit(
+            Some(actor),
+            "audit.view",
+            Some(
+                format!("{}* {}", filter.action, filter.outcome)
+                    .trim()
+                    .to_string(),
+            ),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok(rows
+            .into_iter()
+            .map(|row| app::domain::AuditEvent {
+                at: row.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                action: row.action,
+                actor: row
+                    .actor_email
+                    .or(row.actor_participant)
+                    .or(row.actor_key.filter(|k| k.starts_with("api_key:")))
+                    .unwrap_or_default(),
+                target: row.target.unwrap_or_default(),
+                ip: row.ip.unwrap_or_default(),
+                outcome: row.outcome,
+            })
+            .collect())
+    }
+
+    fn sign_in_options(&self) -> Vec<app::domain::SignInOption> {
+        self.oidc
+            .iter()
+            .map(|p| app::domain::SignInOption {
+                label: p.config.label.clone(),
+                href: format!("/auth/oidc/{}", p.config.id),
+            })
+            .collect()
     }
 
     async fn list_users(&self, actor: &Principal) -> Result<Vec<UserSummary>, AppError> {

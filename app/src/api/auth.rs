@@ -38,15 +38,24 @@ pub async fn logout() -> Result<(), AppError> {
     respond(
         async {
             let ctx = ctx()?;
+            let mut then = "/login".to_string();
             if let Some(session) = &ctx.session {
-                let cookie = ctx.services.accounts.logout(session, &ctx.client).await?;
-                set_cookie(cookie);
+                let signed_out = ctx.services.accounts.logout(session, &ctx.client).await?;
+                set_cookie(signed_out.cookie);
+                then = signed_out.then;
             }
-            leptos_axum::redirect("/login");
+            leptos_axum::redirect(&then);
             Ok(())
         }
         .await,
     )
+}
+
+/// The ways to sign in besides the password form (identity providers),
+/// for the sign-in page. Public: the sign-in page is.
+#[server(endpoint = "sign-in-options")]
+pub async fn sign_in_options() -> Result<Vec<crate::domain::SignInOption>, AppError> {
+    Ok(crate::ssr::ctx()?.services.accounts.sign_in_options())
 }
 
 /// The signed-in staff member, or `None`.

@@ -4,6 +4,7 @@
 //! then acts.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod consultations;

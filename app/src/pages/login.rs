@@ -2,7 +2,7 @@
 //! without) the WASM; once hydrated it submits in place and shows errors
 //! without a reload.
 
-use crate::api::auth::Login;
+use crate::api::auth::{Login, sign_in_options};
 use crate::components::outcome::ActionOutcome;
 use crate::islands::{Bundle, Live, PageScripts};
 use leptos::prelude::*;
@@ -10,12 +10,27 @@ use leptos_meta::Title;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let providers = Resource::new(|| (), |_| sign_in_options());
     view! {
         <leptos_meta::Html {..} lang="en"/>
         <Title text="Sign in — Visita"/>
         <main id="main" class="narrow">
             <h1>"Sign in to Visita"</h1>
             <p class="lead">"For hospital and clinic staff. Patients do not need an account: use the link you were sent."</p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let providers = providers.await.unwrap_or_default();
+                    (!providers.is_empty()).then(|| view! {
+                        <nav class="card stack" aria-label="Sign in with your organisation" data-testid="sign-in-providers">
+                            {providers
+                                .into_iter()
+                                .map(|p| view! { <a class="button primary" href=p.href>{p.label}</a> })
+                                .collect_view()}
+                        </nav>
+                        <p class="hint">"Or with your Visita email address and password:"</p>
+                    })
+                })}
+            </Suspense>
             <LoginForm/>
             <p class="hint">"Forgot your password? Your Visita administrator can set a new one for you."</p>
         </main>

@@ -6,6 +6,8 @@ pub mod account_password;
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_api_keys;
 #[cfg(any(feature = "ssr", feature = "staff"))]
+pub mod admin_audit;
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_messaging;
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_queues;

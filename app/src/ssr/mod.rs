@@ -35,11 +35,22 @@ pub struct CurrentSession {
     pub principal: Principal,
     /// The raw cookie secret, needed only to end this session.
     pub secret: String,
+    /// How it was opened (`password`, `oidc:hospital`…), when known.
+    pub method: Option<String>,
 }
 
 /// A session just opened or closed: the `Set-Cookie` value to send.
 #[derive(Debug, Clone)]
 pub struct CookieUpdate(pub String);
+
+/// A session ended: the cookie that clears it, and where the browser goes
+/// next (the identity provider's sign-out, when the session came from one
+/// that offers it; else the sign-in page).
+#[derive(Debug, Clone)]
+pub struct SignedOut {
+    pub cookie: CookieUpdate,
+    pub then: String,
+}
 
 /// Staff accounts and their sessions. Methods that change something take the
 /// acting principal so the implementation can write the audit trail; the
@@ -58,7 +69,16 @@ pub trait Accounts: Send + Sync {
         &self,
         session: &CurrentSession,
         client: &ClientInfo,
-    ) -> Result<CookieUpdate, AppError>;
+    ) -> Result<SignedOut, AppError>;
+    /// The most recent events of the audit trail that match `filter`.
+    async fn audit_log(
+        &self,
+        actor: &Principal,
+        filter: &crate::domain::AuditFilter,
+        client: &ClientInfo,
+    ) -> Result<Vec<crate::domain::AuditEvent>, AppError>;
+    /// The sign-in page's ways in besides the password form.
+    fn sign_in_options(&self) -> Vec<crate::domain::SignInOption>;
     async fn list_users(&self, actor: &Principal) -> Result<Vec<UserSummary>, AppError>;
     async fn list_queues(&self, actor: &Principal) -> Result<Vec<QueueSummary>, AppError>;
     async fn create_queue(

@@ -17,6 +17,8 @@ pub struct SessionCookie {
 impl SessionCookie {
     pub const STAFF: &'static str = "visita_session";
     pub const VISITOR: &'static str = "visita_visit";
+    /// A sign-in under way at an identity provider (minutes only).
+    pub const SSO: &'static str = "visita_sso";
 
     pub fn staff(secure: bool) -> Self {
         Self {
@@ -29,6 +31,13 @@ impl SessionCookie {
         Self {
             secure,
             base: Self::VISITOR,
+        }
+    }
+
+    pub fn sso(secure: bool) -> Self {
+        Self {
+            secure,
+            base: Self::SSO,
         }
     }
 

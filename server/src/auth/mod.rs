@@ -1,7 +1,9 @@
 //! Staff authentication building blocks: passwords, secrets, the session
-//! cookie and sign-in rate limits. (SSO methods arrive as siblings.)
+//! cookie and sign-in rate limits. and the single-sign-on methods.
 
 pub mod cookie;
+pub mod external;
+pub mod oidc;
 pub mod password;
 pub mod portal;
 pub mod rate_limit;

@@ -5,6 +5,7 @@
 
 pub mod fhir;
 mod notify;
+mod oidc;
 mod portal;
 
 use crate::notify::ChannelConfig;
@@ -96,6 +97,8 @@ pub struct Config {
     pub fhir_client: Option<fhir::FhirClientConfig>,
     /// Sign-in by a JWT from the hospital's portal, when set up.
     pub portal_jwt: Option<crate::auth::portal::PortalConfig>,
+    /// OpenID Connect providers, each a button on the sign-in page.
+    pub oidc: Vec<crate::auth::oidc::OidcConfig>,
 }
 
 /// Outgoing webhooks.
@@ -282,6 +285,8 @@ struct Sources {
     /// Values typed in the console: an error names the field, not a
     /// variable.
     from_console: bool,
+    /// OpenID Connect providers (`[oidc.<id>]` tables and their variables).
+    oidc: BTreeMap<String, oidc::RawProvider>,
 }
 
 impl Sources {
@@ -290,8 +295,10 @@ impl Sources {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let mut values = BTreeMap::new();
+        let mut oidc_table = None;
+        let mut file_label = String::from("visita.toml");
         if let Some(path) = file {
-            let file_label = path.display().to_string();
+            file_label = path.display().to_string();
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
                 key: file_label.clone(),
                 problem: format!("cannot be read ({e})"),
@@ -301,6 +308,10 @@ impl Sources {
                 problem: format!("is not valid TOML: {}", e.message()),
             })?;
             for (name, value) in table {
+                if name == "oidc" {
+                    oidc_table = Some(value);
+                    continue;
+                }
                 let Some(key) = KEYS.iter().find(|k| **k == name) else {
                     return Err(ConfigError {
                         key: format!("{file_label}: {name}"),
@@ -345,9 +356,11 @@ impl Sources {
                 );
             }
         }
+        let oidc = oidc::gather(&file_label, oidc_table.as_ref(), env)?;
         Ok(Self {
             values,
             from_console: false,
+            oidc,
         })
     }
 
@@ -369,6 +382,7 @@ impl Sources {
         Self {
             values,
             from_console: true,
+            oidc: BTreeMap::new(),
         }
     }
 
@@ -619,6 +633,15 @@ impl Config {
         };
         let fhir_client = fhir::parse(&src)?;
         let portal_jwt = portal::parse(&src)?;
+        let oidc = oidc::parse(&src.oidc)?;
+        for provider in &oidc {
+            crate::auth::oidc::OidcProvider::new(provider.clone(), &public_url).map_err(|e| {
+                ConfigError {
+                    key: format!("oidc.{}", provider.id),
+                    problem: e,
+                }
+            })?;
+        }
         if let Some(key) = &secrets_key
             && key.expose().len() < 32
         {
@@ -674,6 +697,7 @@ impl Config {
             webhooks,
             fhir_client,
             portal_jwt,
+            oidc,
         })
     }
 }

@@ -27,6 +27,21 @@ pub struct AuditRow {
     pub outcome: String,
 }
 
+/// An event with everything an administrator reads.
+#[derive(Debug, Clone, SurrealValue)]
+pub struct AuditEventRow {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub action: String,
+    pub actor_email: Option<String>,
+    #[surreal(default)]
+    pub actor_participant: Option<String>,
+    #[surreal(default)]
+    pub actor_key: Option<String>,
+    pub target: Option<String>,
+    pub ip: Option<String>,
+    pub outcome: String,
+}
+
 impl AuditEntry {
     /// An event by a signed-in staff member, from where the request came.
     pub fn by_staff(
@@ -93,6 +108,29 @@ impl Db {
             .await?
             .check()?;
         Ok(())
+    }
+
+    /// The newest `limit` events whose action starts with `action` and
+    /// whose outcome is `outcome` (empty: any).
+    pub async fn audit_events(
+        &self,
+        action: &str,
+        outcome: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEventRow>, DbError> {
+        Ok(self
+            .inner
+            .query(
+                "SELECT at, action, actor_email, actor_participant, IF actor THEN record::id(actor) ELSE NONE END AS actor_key,
+                        target, ip, outcome FROM audit
+                 WHERE string::starts_with(action, $action) AND ($outcome = '' OR outcome = $outcome)
+                 ORDER BY at DESC LIMIT $limit",
+            )
+            .bind(("action", action.to_string()))
+            .bind(("outcome", outcome.to_string()))
+            .bind(("limit", limit))
+            .await?
+            .take(0)?)
     }
 
     /// Most recent events first.

@@ -60,6 +60,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0012_portal",
         include_str!("migrations/0012_portal.surql"),
     ),
+    (13, "0013_sso", include_str!("migrations/0013_sso.surql")),
 ];
 
 const BOOKKEEPING: &str = "
@@ -148,7 +149,8 @@ mod tests {
                 "0009_webhooks".to_string(),
                 "0010_link_hosts".to_string(),
                 "0011_fhir_sync".to_string(),
-                "0012_portal".to_string()
+                "0012_portal".to_string(),
+                "0013_sso".to_string()
             ]
         );
         assert!(

@@ -15,12 +15,13 @@ mod migrate;
 mod notifications;
 mod sessions;
 mod settings;
+mod sso;
 mod translators;
 mod users;
 mod webhooks;
 
 pub use api_keys::ApiKeyRow;
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditEventRow};
 pub use brand::LogoRow;
 pub use chat::{AttachmentRow, MESSAGE_FIELDS, MessageRow, NewAttachment};
 pub use consultations::{
@@ -31,6 +32,7 @@ pub use idempotency::{IdempotencyRow, StoredAnswer};
 pub use notifications::{MessageContext, NewNotification, NotificationRow};
 pub use sessions::SessionRow;
 pub use settings::SettingRow;
+pub use sso::SsoFlowRow;
 pub use translators::TranslatorOrgRow;
 pub use users::UserRow;
 pub(crate) use users::record_key;

@@ -11,6 +11,10 @@ pub struct SessionRow {
     pub user: RecordId,
     pub created_at: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// How it was opened (`password`, `portal`, `oidc:hospital`…); absent
+    /// on sessions opened before single sign-on.
+    #[surreal(default)]
+    pub method: Option<String>,
 }
 
 impl Db {
@@ -20,11 +24,13 @@ impl Db {
         user_key: &str,
         ip: Option<String>,
         user_agent: Option<String>,
+        method: &str,
     ) -> Result<(), DbError> {
         self.inner
             .query(
-                "CREATE session SET token_hash = $hash, user = type::record('user', $user), ip = $ip, user_agent = $ua",
+                "CREATE session SET token_hash = $hash, user = type::record('user', $user), ip = $ip, user_agent = $ua, method = $method",
             )
+            .bind(("method", method.to_string()))
             .bind(("hash", token_hash.to_string()))
             .bind(("user", user_key.to_string()))
             .bind(("ip", ip))
@@ -37,7 +43,7 @@ impl Db {
     pub async fn session_by_hash(&self, token_hash: &str) -> Result<Option<SessionRow>, DbError> {
         Ok(self
             .inner
-            .query("SELECT id, user, created_at, last_seen FROM session WHERE token_hash = $hash LIMIT 1")
+            .query("SELECT id, user, created_at, last_seen, method FROM session WHERE token_hash = $hash LIMIT 1")
             .bind(("hash", token_hash.to_string()))
             .await?
             .take(0)?)
@@ -138,13 +144,20 @@ mod tests {
             .create_user("a@h.org", "A", &["doctor".into()], None)
             .await
             .unwrap();
-        db.create_session("h1", &user.key(), Some("127.0.0.1".into()), None)
-            .await
-            .unwrap();
-        db.create_session("h2", &user.key(), None, Some("test".into()))
+        db.create_session(
+            "h1",
+            &user.key(),
+            Some("127.0.0.1".into()),
+            None,
+            "password",
+        )
+        .await
+        .unwrap();
+        db.create_session("h2", &user.key(), None, Some("test".into()), "oidc:h")
             .await
             .unwrap();
         let s = db.session_by_hash("h1").await.unwrap().unwrap();
+        assert_eq!(s.method.as_deref(), Some("password"));
         assert_eq!(s.user, user.id);
         db.touch_session(&s.id).await.unwrap();
         db.delete_sessions_of(&user.key(), Some("h2"))
@@ -164,10 +177,10 @@ mod tests {
             .create_user("a@h.org", "A", &["doctor".into()], None)
             .await
             .unwrap();
-        db.create_session("fresh", &user.key(), None, None)
+        db.create_session("fresh", &user.key(), None, None, "password")
             .await
             .unwrap();
-        db.create_session("idle", &user.key(), None, None)
+        db.create_session("idle", &user.key(), None, None, "password")
             .await
             .unwrap();
         db.surreal()

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod panics;
 pub mod portal;
 pub mod session;
+pub mod sso;
 pub mod webhooks;
 
 use crate::state::AppState;
@@ -70,6 +71,14 @@ pub fn router(state: AppState) -> Router {
             get(files::download).with_state(state.clone()),
         )
         .route("/auth/jwt", get(portal::sign_in).with_state(state.clone()))
+        .route(
+            "/auth/oidc/{id}",
+            get(sso::oidc_start).with_state(state.clone()),
+        )
+        .route(
+            "/auth/oidc/{id}/callback",
+            get(sso::oidc_callback).with_state(state.clone()),
+        )
         .route(
             "/session/{room}",
             get(crate::rest::seed::open).with_state(state.clone()),

@@ -2,12 +2,13 @@
 //! token opens a staff session and goes to the dashboard; any other answer
 //! is a plain page saying why, with a way to sign in by password.
 
+use super::sso::page;
 use crate::state::AppState;
 use app::ssr::{ClientInfo, CookieUpdate};
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -50,24 +51,4 @@ pub async fn sign_in(
             ),
         ),
     }
-}
-
-fn page(status: StatusCode, message: &str) -> Response {
-    let message = message
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>Sign-in — Visita</title><link rel=\"stylesheet\" href=\"/pkg/visita.css\"></head>\
-             <body><main id=\"main\"><h1>Sign-in from the portal</h1>\
-             <p class=\"notice error\" role=\"alert\" data-testid=\"portal-refused\">{message}</p>\
-             <p><a href=\"/login\">Sign in with your password</a></p></main></body></html>"
-        )),
-    )
-        .into_response()
 }

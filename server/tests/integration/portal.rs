@@ -171,7 +171,7 @@ async fn forged_expired_and_replayed_tokens_are_refused_and_audited() {
         let (status, headers, page) = open(&w.app, token).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
         assert!(!headers.contains_key(header::SET_COOKIE), "{what}");
-        assert!(page.contains("portal-refused"), "{what}");
+        assert!(page.contains("sign-in-refused"), "{what}");
         assert!(page.contains(says), "{what}: {page}");
     }
     let denied =
