@@ -18,7 +18,7 @@ CARGO_FUZZ_VERSION=0.13.2     # `make fuzz`
 PLAYWRIGHT_LOCK="$ROOT/end2end/package-lock.json"
 # What building needs; browser tests add Chromium.
 BUILD_PACKAGES=(pkg-config libssl-dev clang brotli make)
-TEST_PACKAGES=(chromium poppler-utils openssl)
+TEST_PACKAGES=(chromium poppler-utils openssl slapd ldap-utils)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -151,6 +151,15 @@ pub struct AuditFilter {
     pub outcome: String,
 }
 
+/// What the sign-in page offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInChoices {
+    /// Identity providers, a button each.
+    pub providers: Vec<SignInOption>,
+    /// Whether the form takes directory logins (LDAP) besides emails.
+    pub directory: bool,
+}
+
 /// A way to sign in besides the password form: an identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInOption {

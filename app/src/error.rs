@@ -35,6 +35,10 @@ pub enum AppError {
     TooLarge { max_mb: u64 },
     #[error("This kind of file cannot be sent. Send a photo (JPEG, PNG, GIF, WebP) or a PDF.")]
     UnsupportedFile,
+    /// A sign-in refused for a reason the person should read (outside the
+    /// groups allowed, account disabled…).
+    #[error("{0}")]
+    Refused(String),
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
     /// The request never got a proper answer (network down, server
@@ -48,7 +52,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::NotSignedIn | AppError::InvalidCredentials => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::Refused(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::Invalid(_) => 422,

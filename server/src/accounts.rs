@@ -4,6 +4,7 @@
 
 use crate::auth::cookie::SessionCookie;
 use crate::auth::external::{ExternalIdentity, ExternalRefusal, Mapped, RoleMapping};
+use crate::auth::ldap::{LdapDirectory, LdapRefusal};
 use crate::auth::oidc::OidcProvider;
 use crate::auth::rate_limit::{FailureLimiter, Policy};
 use crate::auth::{password, token};
@@ -54,6 +55,8 @@ pub struct AccountService {
     by_address: FailureLimiter,
     /// The OpenID Connect providers, in the configured order.
     oidc: Vec<Arc<OidcProvider>>,
+    /// The hospital's directory, when sign-in against it is set up.
+    ldap: Option<LdapDirectory>,
 }
 
 impl AccountService {
@@ -71,6 +74,7 @@ impl AccountService {
                 .filter_map(|c| OidcProvider::new(c.clone(), &config.public_url).ok())
                 .map(Arc::new)
                 .collect(),
+            ldap: config.ldap.clone().map(LdapDirectory::new),
         }
     }
 
@@ -555,6 +559,82 @@ impl AccountService {
     }
 }
 
+impl AccountService {
+    /// The sign-in form's answer when the directory decides (`login.ldap`
+    /// in the audit trail).
+    #[allow(clippy::too_many_arguments)]
+    async fn login_with_directory(
+        &self,
+        directory: &LdapDirectory,
+        login: &str,
+        password: &str,
+        client: &ClientInfo,
+        account_key: &str,
+        address_key: Option<&str>,
+        now: Instant,
+    ) -> Result<CookieUpdate, AppError> {
+        let identity = match directory.authenticate(login, password).await {
+            Ok(identity) => identity,
+            Err(refusal) => {
+                let target = Some(format!("{login}: {}", refusal.code()));
+                if refusal == LdapRefusal::Unavailable {
+                    // Not the person's failure: the attempt is given back.
+                    self.by_account.release(account_key, now);
+                    if let Some(key) = address_key {
+                        self.by_address.release(key, now);
+                    }
+                    self.audit(None, "login.ldap", target, Some(client), "denied")
+                        .await;
+                    return Err(AppError::Upstream(
+                        "The hospital directory cannot be reached right now. Try again in a moment.".into(),
+                    ));
+                }
+                self.audit(None, "login.ldap", target, Some(client), "failed")
+                    .await;
+                return Err(AppError::InvalidCredentials);
+            }
+        };
+        // The directory's addresses are the hospital's own: trusted.
+        let user = match self
+            .external_account(&identity, None, &directory.config.mapping)
+            .await
+        {
+            Ok(user) => user,
+            Err(refusal) => {
+                self.audit(
+                    None,
+                    "login.ldap",
+                    Some(format!("ldap {}: {}", identity.email, refusal.code())),
+                    Some(client),
+                    "denied",
+                )
+                .await;
+                return Err(match refusal {
+                    ExternalRefusal::Internal => AppError::Internal,
+                    other => AppError::Refused(format!("You could not be signed in: {other}.")),
+                });
+            }
+        };
+        self.by_account.clear(account_key);
+        if let Some(key) = address_key {
+            self.by_address.release(key, now);
+        }
+        let cookie = self
+            .open_session(&user, client, "ldap")
+            .await
+            .map_err(internal)?;
+        self.audit(
+            Some(&principal(&user)),
+            "login.ldap",
+            Some(format!("ldap {}", user.email)),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok(cookie)
+    }
+}
+
 #[async_trait]
 impl Accounts for AccountService {
     async fn login(
@@ -577,6 +657,22 @@ impl Accounts for AccountService {
             return Err(limited);
         }
         let user = self.db.user_by_email(&email).await.map_err(internal)?;
+        // Without a Visita password, the directory (when set up) decides.
+        if let Some(directory) = &self.ldap
+            && user.as_ref().is_none_or(|u| u.password_hash.is_none())
+        {
+            return self
+                .login_with_directory(
+                    directory,
+                    &email,
+                    password,
+                    client,
+                    &account_key,
+                    address_key.as_deref(),
+                    now,
+                )
+                .await;
+        }
         let matches = match user.as_ref().and_then(|u| u.password_hash.clone()) {
             Some(hash) => verify_blocking(password.to_string(), hash).await?,
             None => {
@@ -689,14 +785,18 @@ impl Accounts for AccountService {
             .collect())
     }
 
-    fn sign_in_options(&self) -> Vec<app::domain::SignInOption> {
-        self.oidc
-            .iter()
-            .map(|p| app::domain::SignInOption {
-                label: p.config.label.clone(),
-                href: format!("/auth/oidc/{}", p.config.id),
-            })
-            .collect()
+    fn sign_in_options(&self) -> app::domain::SignInChoices {
+        app::domain::SignInChoices {
+            providers: self
+                .oidc
+                .iter()
+                .map(|p| app::domain::SignInOption {
+                    label: p.config.label.clone(),
+                    href: format!("/auth/oidc/{}", p.config.id),
+                })
+                .collect(),
+            directory: self.ldap.is_some(),
+        }
     }
 
     async fn list_users(&self, actor: &Principal) -> Result<Vec<UserSummary>, AppError> {

@@ -7,6 +7,10 @@ use server::cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Two rustls back-ends are compiled in (ring, aws-lc-rs, by different
+    // crates): clients that ask rustls for "the" provider (the directory's
+    // LDAP client) need one chosen for the process, or they panic.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let config = match server::config::Config::load(cli.config.as_deref()) {
         Ok(config) => config,

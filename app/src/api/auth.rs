@@ -54,7 +54,7 @@ pub async fn logout() -> Result<(), AppError> {
 /// The ways to sign in besides the password form (identity providers),
 /// for the sign-in page. Public: the sign-in page is.
 #[server(endpoint = "sign-in-options")]
-pub async fn sign_in_options() -> Result<Vec<crate::domain::SignInOption>, AppError> {
+pub async fn sign_in_options() -> Result<crate::domain::SignInChoices, AppError> {
     Ok(crate::ssr::ctx()?.services.accounts.sign_in_options())
 }
 

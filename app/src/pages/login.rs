@@ -19,8 +19,10 @@ pub fn LoginPage() -> impl IntoView {
             <p class="lead">"For hospital and clinic staff. Patients do not need an account: use the link you were sent."</p>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    let providers = providers.await.unwrap_or_default();
-                    (!providers.is_empty()).then(|| view! {
+                    let choices = providers.await.unwrap_or_default();
+                    let directory = choices.directory;
+                    let providers = choices.providers;
+                    let buttons = (!providers.is_empty()).then(|| view! {
                         <nav class="card stack" aria-label="Sign in with your organisation" data-testid="sign-in-providers">
                             {providers
                                 .into_iter()
@@ -28,18 +30,20 @@ pub fn LoginPage() -> impl IntoView {
                                 .collect_view()}
                         </nav>
                         <p class="hint">"Or with your Visita email address and password:"</p>
-                    })
+                    });
+                    view! { {buttons} <LoginForm directory/> }
                 })}
             </Suspense>
-            <LoginForm/>
             <p class="hint">"Forgot your password? Your Visita administrator can set a new one for you."</p>
         </main>
         <PageScripts live=Live::Islands(Bundle::Staff)/>
     }
 }
 
+/// `directory`: logins of the hospital's directory (LDAP) are taken too,
+/// so the field is not limited to email addresses.
 #[island]
-fn LoginForm() -> impl IntoView {
+fn LoginForm(directory: bool) -> impl IntoView {
     let login = ServerAction::<Login>::new();
     // Only the hydrated page can toggle this: the button has no meaning in
     // plain HTML, so it starts disabled and is enabled by the WASM.
@@ -49,8 +53,17 @@ fn LoginForm() -> impl IntoView {
 
     view! {
             <ActionForm action=login attr:class="card stack" attr:aria-describedby="login-outcome">
-                <label for="email">"Email address"</label>
-                <input id="email" name="email" type="email" autocomplete="username" required autofocus/>
+                <label for="email">{if directory { "Email address or user name" } else { "Email address" }}</label>
+                <input
+                    id="email"
+                    name="email"
+                    type=if directory { "text" } else { "email" }
+                    autocomplete="username"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    required
+                    autofocus
+                />
                 <label for="password">"Password"</label>
                 <div class="with-button">
                     <input

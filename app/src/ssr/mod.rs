@@ -78,7 +78,7 @@ pub trait Accounts: Send + Sync {
         client: &ClientInfo,
     ) -> Result<Vec<crate::domain::AuditEvent>, AppError>;
     /// The sign-in page's ways in besides the password form.
-    fn sign_in_options(&self) -> Vec<crate::domain::SignInOption>;
+    fn sign_in_options(&self) -> crate::domain::SignInChoices;
     async fn list_users(&self, actor: &Principal) -> Result<Vec<UserSummary>, AppError>;
     async fn list_queues(&self, actor: &Principal) -> Result<Vec<QueueSummary>, AppError>;
     async fn create_queue(

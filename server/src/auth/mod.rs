@@ -3,6 +3,7 @@
 
 pub mod cookie;
 pub mod external;
+pub mod ldap;
 pub mod oidc;
 pub mod password;
 pub mod portal;

@@ -4,6 +4,7 @@
 //! one line, which `main` prints before exiting with status 2.
 
 pub mod fhir;
+mod ldap;
 mod notify;
 mod oidc;
 mod portal;
@@ -99,6 +100,8 @@ pub struct Config {
     pub portal_jwt: Option<crate::auth::portal::PortalConfig>,
     /// OpenID Connect providers, each a button on the sign-in page.
     pub oidc: Vec<crate::auth::oidc::OidcConfig>,
+    /// Sign-in against the hospital's directory, when set up.
+    pub ldap: Option<crate::auth::ldap::LdapConfig>,
 }
 
 /// Outgoing webhooks.
@@ -248,6 +251,20 @@ const KEYS: &[&str] = &[
     "portal_jwt_issuer",
     "portal_jwt_audience",
     "portal_jwt_email_claim",
+    "ldap_url",
+    "ldap_starttls",
+    "ldap_bind_dn",
+    "ldap_bind_password",
+    "ldap_user_base",
+    "ldap_user_filter",
+    "ldap_email_attribute",
+    "ldap_name_attribute",
+    "ldap_group_base",
+    "ldap_group_search",
+    "ldap_role_map",
+    "ldap_queue_map",
+    "ldap_default_roles",
+    "ldap_create_accounts",
     "smtp_host",
     "smtp_port",
     "smtp_security",
@@ -634,6 +651,7 @@ impl Config {
         let fhir_client = fhir::parse(&src)?;
         let portal_jwt = portal::parse(&src)?;
         let oidc = oidc::parse(&src.oidc)?;
+        let ldap = ldap::parse(&src)?;
         for provider in &oidc {
             crate::auth::oidc::OidcProvider::new(provider.clone(), &public_url).map_err(|e| {
                 ConfigError {
@@ -698,6 +716,7 @@ impl Config {
             fhir_client,
             portal_jwt,
             oidc,
+            ldap,
         })
     }
 }
@@ -939,6 +958,51 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_sources(None, &move |name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn a_directory_needs_its_service_account_and_a_login_placeholder() {
+        let base = [
+            ("VISITA_LDAP_URL", "ldaps://dc1.hospital.example"),
+            ("VISITA_LDAP_BIND_DN", "cn=visita,dc=h"),
+            ("VISITA_LDAP_BIND_PASSWORD", "pw"),
+            ("VISITA_LDAP_USER_BASE", "ou=people,dc=h"),
+        ];
+        let ldap = load(&base).unwrap().ldap.unwrap();
+        assert_eq!(ldap.group_base, "ou=people,dc=h");
+        assert!(ldap.user_filter.contains("{login}"));
+        assert!(
+            !format!("{ldap:?}").contains("pw"),
+            "the password never prints"
+        );
+        assert!(load(&[]).unwrap().ldap.is_none());
+        let with = |extra: (&'static str, &'static str)| {
+            let mut pairs = base.to_vec();
+            pairs.push(extra);
+            load(&pairs).unwrap_err()
+        };
+        assert_eq!(
+            with(("VISITA_LDAP_URL", "dc1.hospital.example")).key,
+            "VISITA_LDAP_URL"
+        );
+        assert_eq!(
+            with(("VISITA_LDAP_USER_FILTER", "(uid=x)")).key,
+            "VISITA_LDAP_USER_FILTER"
+        );
+        assert_eq!(
+            with(("VISITA_LDAP_GROUP_SEARCH", "deep")).key,
+            "VISITA_LDAP_GROUP_SEARCH"
+        );
+        assert_eq!(
+            with(("VISITA_LDAP_CREATE_ACCOUNTS", "true")).key,
+            "VISITA_LDAP_CREATE_ACCOUNTS"
+        );
+        assert_eq!(
+            with(("VISITA_LDAP_ROLE_MAP", "g=chief")).key,
+            "VISITA_LDAP_ROLE_MAP"
+        );
+        let e = load(&base[..3]).unwrap_err();
+        assert_eq!(e.key, "VISITA_LDAP_USER_BASE");
     }
 
     #[test]
