@@ -20,7 +20,8 @@ RUN make build
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    # libxml2 and xmlsec check SAML signatures (samael links them).
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 libxml2 libxmlsec1 libxmlsec1-openssl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/visita --shell /usr/sbin/nologin visita \
     && mkdir -p /var/lib/visita \

@@ -17,8 +17,8 @@ BINARYEN_VERSION=132          # npm binaryen: Debian's wasm-opt 108 breaks hydra
 CARGO_FUZZ_VERSION=0.13.2     # `make fuzz`
 PLAYWRIGHT_LOCK="$ROOT/end2end/package-lock.json"
 # What building needs; browser tests add Chromium.
-BUILD_PACKAGES=(pkg-config libssl-dev clang brotli make)
-TEST_PACKAGES=(chromium poppler-utils openssl slapd ldap-utils)
+BUILD_PACKAGES=(pkg-config libssl-dev libxml2-dev libxmlsec1-dev clang brotli make)
+TEST_PACKAGES=(chromium poppler-utils openssl slapd ldap-utils xmlsec1)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -7,6 +7,7 @@ use crate::auth::external::{ExternalIdentity, ExternalRefusal, Mapped, RoleMappi
 use crate::auth::ldap::{LdapDirectory, LdapRefusal};
 use crate::auth::oidc::OidcProvider;
 use crate::auth::rate_limit::{FailureLimiter, Policy};
+use crate::auth::saml::SamlSp;
 use crate::auth::{password, token};
 use crate::config::Config;
 use crate::db::{AuditEntry, Db, DbError, TranslatorOrgRow, UserRow};
@@ -57,6 +58,8 @@ pub struct AccountService {
     oidc: Vec<Arc<OidcProvider>>,
     /// The hospital's directory, when sign-in against it is set up.
     ldap: Option<LdapDirectory>,
+    /// The SAML identity provider, when set up.
+    saml: Option<Arc<SamlSp>>,
 }
 
 impl AccountService {
@@ -75,7 +78,16 @@ impl AccountService {
                 .map(Arc::new)
                 .collect(),
             ldap: config.ldap.clone().map(LdapDirectory::new),
+            saml: config
+                .saml
+                .clone()
+                .map(|c| Arc::new(SamlSp::new(c, &config.public_url))),
         }
+    }
+
+    /// The SAML identity provider, when set up.
+    pub fn saml(&self) -> Option<Arc<SamlSp>> {
+        self.saml.clone()
     }
 
     /// The OpenID Connect provider with this id.
@@ -794,6 +806,10 @@ impl Accounts for AccountService {
                     label: p.config.label.clone(),
                     href: format!("/auth/oidc/{}", p.config.id),
                 })
+                .chain(self.saml.iter().map(|s| app::domain::SignInOption {
+                    label: s.config.label.clone(),
+                    href: "/auth/saml".into(),
+                }))
                 .collect(),
             directory: self.ldap.is_some(),
         }

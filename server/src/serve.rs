@@ -39,6 +39,13 @@ pub async fn serve(config: Config) -> Result<(), CommandError> {
     let media_secret = db.media_secret().await?;
     let state = AppState::new(config.clone(), db.clone(), hub, stop.clone(), media_secret)
         .map_err(|e| CommandError::Invalid(e.to_string()))?;
+    // The SAML identity provider's metadata is read and checked now: metadata
+    // Visita could not check answers with stops the server with its reason.
+    if let Some(saml) = state.accounts.saml() {
+        saml.load().await.map_err(|e| {
+            CommandError::Invalid(format!("VISITA_SAML_IDP_METADATA_URL/FILE: {e}"))
+        })?;
+    }
     // The console's messaging set-up, if one was saved, from the first request.
     state.notifier.follow_console().await;
     let scheduler = tokio::spawn(state.notifier.clone().run(stop.clone()));

@@ -8,4 +8,5 @@ pub mod oidc;
 pub mod password;
 pub mod portal;
 pub mod rate_limit;
+pub mod saml;
 pub mod token;

@@ -8,6 +8,7 @@ mod ldap;
 mod notify;
 mod oidc;
 mod portal;
+mod saml;
 
 use crate::notify::ChannelConfig;
 use crate::notify::console::ChannelValues;
@@ -102,6 +103,8 @@ pub struct Config {
     pub oidc: Vec<crate::auth::oidc::OidcConfig>,
     /// Sign-in against the hospital's directory, when set up.
     pub ldap: Option<crate::auth::ldap::LdapConfig>,
+    /// Sign-in through a SAML identity provider, when set up.
+    pub saml: Option<crate::auth::saml::SamlConfig>,
 }
 
 /// Outgoing webhooks.
@@ -251,6 +254,19 @@ const KEYS: &[&str] = &[
     "portal_jwt_issuer",
     "portal_jwt_audience",
     "portal_jwt_email_claim",
+    "saml_idp_metadata_url",
+    "saml_idp_metadata_file",
+    "saml_label",
+    "saml_sp_cert_file",
+    "saml_sp_key_file",
+    "saml_allow_idp_initiated",
+    "saml_email_attribute",
+    "saml_name_attribute",
+    "saml_groups_attribute",
+    "saml_role_map",
+    "saml_queue_map",
+    "saml_default_roles",
+    "saml_create_accounts",
     "ldap_url",
     "ldap_starttls",
     "ldap_bind_dn",
@@ -652,6 +668,7 @@ impl Config {
         let portal_jwt = portal::parse(&src)?;
         let oidc = oidc::parse(&src.oidc)?;
         let ldap = ldap::parse(&src)?;
+        let saml = saml::parse(&src)?;
         for provider in &oidc {
             crate::auth::oidc::OidcProvider::new(provider.clone(), &public_url).map_err(|e| {
                 ConfigError {
@@ -717,6 +734,7 @@ impl Config {
             portal_jwt,
             oidc,
             ldap,
+            saml,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod metrics;
 pub mod panics;
 pub mod portal;
+pub mod saml;
 pub mod session;
 pub mod sso;
 pub mod webhooks;
@@ -78,6 +79,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/auth/oidc/{id}/callback",
             get(sso::oidc_callback).with_state(state.clone()),
+        )
+        .route("/auth/saml", get(saml::start).with_state(state.clone()))
+        .route(
+            "/auth/saml/metadata",
+            get(saml::metadata).with_state(state.clone()),
+        )
+        .route(
+            "/auth/saml/acs",
+            axum::routing::post(saml::acs)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::auth::saml::MAX_RESPONSE_CHARS + 8 * 1024,
+                ))
+                .with_state(state.clone()),
         )
         .route(
             "/session/{room}",
