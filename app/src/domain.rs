@@ -151,6 +151,15 @@ pub struct AuditFilter {
     pub outcome: String,
 }
 
+/// What setting up an authenticator app shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondFactorSetup {
+    /// The secret in base32, in groups of four, to type by hand.
+    pub secret: String,
+    /// The `otpauth://` address as a QR code (SVG, made by the server).
+    pub qr_svg: String,
+}
+
 /// What the sign-in page offers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInChoices {

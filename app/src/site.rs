@@ -46,6 +46,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFoundPage>
                 <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/login/code") view=pages::login_second_factor::LoginCodePage/>
+                <Route path=path!("/login/setup") view=pages::login_second_factor::LoginSetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/queues") view=pages::admin_queues::AdminQueuesPage ssr=SsrMode::Async/>

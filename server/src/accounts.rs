@@ -8,13 +8,17 @@ use crate::auth::ldap::{LdapDirectory, LdapRefusal};
 use crate::auth::oidc::OidcProvider;
 use crate::auth::rate_limit::{FailureLimiter, Policy};
 use crate::auth::saml::SamlSp;
+use crate::auth::totp;
 use crate::auth::{password, token};
 use crate::config::Config;
 use crate::db::{AuditEntry, Db, DbError, TranslatorOrgRow, UserRow};
+use crate::notify::console::SecretBox;
 use app::consultation::{QueueId, QueueSummary};
-use app::domain::{NewUser, Principal, Role, TranslatorOrgSummary, UserId, UserSummary};
+use app::domain::{
+    NewUser, Principal, Role, SecondFactorSetup, TranslatorOrgSummary, UserId, UserSummary,
+};
 use app::error::AppError;
-use app::ssr::{Accounts, ClientInfo, CookieUpdate, CurrentSession, SignedOut};
+use app::ssr::{Accounts, ClientInfo, CookieUpdate, CurrentSession, LoginStep, SignedOut};
 use async_trait::async_trait;
 use chrono::Utc;
 use std::sync::Arc;
@@ -60,6 +64,13 @@ pub struct AccountService {
     ldap: Option<LdapDirectory>,
     /// The SAML identity provider, when set up.
     saml: Option<Arc<SamlSp>>,
+    /// Whether administrators signing in by password need a second step.
+    totp_admins_required: bool,
+    /// Seals authenticator secrets (absent: two-step sign-in unavailable,
+    /// as in command-line tools).
+    secrets: Option<SecretBox>,
+    /// The cookie of a password sign-in waiting for its second step.
+    second_factor_cookie: SessionCookie,
 }
 
 impl AccountService {
@@ -82,7 +93,16 @@ impl AccountService {
                 .saml
                 .clone()
                 .map(|c| Arc::new(SamlSp::new(c, &config.public_url))),
+            totp_admins_required: config.totp_admins_required,
+            secrets: None,
+            second_factor_cookie: SessionCookie::second_factor(config.is_https()),
         }
+    }
+
+    /// With the box that seals authenticator secrets.
+    pub fn with_secrets(mut self, secrets: SecretBox) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// The SAML identity provider, when set up.
@@ -571,6 +591,124 @@ impl AccountService {
     }
 }
 
+/// How long a password sign-in waits for its second step.
+const SECOND_FACTOR_MINUTES: i64 = 10;
+/// Wrong codes tolerated for one pending sign-in.
+const SECOND_FACTOR_TRIES: u32 = 5;
+/// The field name authenticator secrets are sealed under.
+const TOTP_FIELD: &str = "totp_secret";
+
+/// A password sign-in waiting for its second step (kept in `sso_flow`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingSecondFactor {
+    user: String,
+    /// The new authenticator's secret, sealed, while one is set up.
+    new_secret: Option<String>,
+    tries: u32,
+}
+
+impl AccountService {
+    fn secrets(&self) -> Result<&SecretBox, AppError> {
+        self.secrets.as_ref().ok_or(AppError::Internal)
+    }
+
+    /// Records a password sign-in that waits for its code; the cookie
+    /// that carries it.
+    async fn pend_second_factor(
+        &self,
+        user: &UserRow,
+        setup: bool,
+    ) -> Result<CookieUpdate, AppError> {
+        let new_secret = if setup {
+            Some(
+                self.secrets()?
+                    .seal(TOTP_FIELD, &totp::base32(&totp::new_secret())),
+            )
+        } else {
+            None
+        };
+        let token = token::generate();
+        self.save_pending(
+            &token,
+            &PendingSecondFactor {
+                user: user.key(),
+                new_secret,
+                tries: 0,
+            },
+        )
+        .await?;
+        Ok(CookieUpdate(format!(
+            "{}; Max-Age={}",
+            self.second_factor_cookie.set(&token),
+            SECOND_FACTOR_MINUTES * 60
+        )))
+    }
+
+    async fn save_pending(
+        &self,
+        token: &str,
+        pending: &PendingSecondFactor,
+    ) -> Result<(), AppError> {
+        let row = crate::db::SsoFlowRow {
+            method: "totp".into(),
+            data: serde_json::to_string(pending).map_err(|_| AppError::Internal)?,
+            expires_at: Utc::now() + chrono::Duration::minutes(SECOND_FACTOR_MINUTES),
+        };
+        self.db
+            .create_sso_flow(&token::digest(token), row)
+            .await
+            .map_err(internal)
+    }
+
+    /// The pending sign-in of this browser, and its cookie's secret.
+    async fn pending(
+        &self,
+        headers: &http::HeaderMap,
+        take: bool,
+    ) -> Result<(String, PendingSecondFactor), AppError> {
+        let expired = || {
+            AppError::Refused(
+                "Your sign-in waited too long for its code. Sign in again with your password."
+                    .into(),
+            )
+        };
+        let token = self
+            .second_factor_cookie
+            .read(headers)
+            .filter(|t| token::looks_valid(t))
+            .ok_or_else(expired)?;
+        let key = token::digest(&token);
+        let row = if take {
+            self.db.take_sso_flow(&key).await
+        } else {
+            self.db.peek_sso_flow(&key).await
+        }
+        .map_err(internal)?
+        .filter(|row| row.method == "totp")
+        .ok_or_else(expired)?;
+        let pending = serde_json::from_str(&row.data).map_err(|_| expired())?;
+        Ok((token, pending))
+    }
+
+    /// Removes an account's authenticator (it lost its phone): its next
+    /// password sign-in sets up a new one when one is required.
+    pub async fn reset_second_factor_by_email(&self, email: &str) -> Result<(), AppError> {
+        let user = self
+            .db
+            .user_by_email(email)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound(format!("No account has the email {email}.")))?;
+        self.db
+            .set_totp(&user.key(), None, None)
+            .await
+            .map_err(internal)?;
+        self.audit(None, "user.totp_reset", Some(user.email), None, "ok")
+            .await;
+        Ok(())
+    }
+}
+
 impl AccountService {
     /// The sign-in form's answer when the directory decides (`login.ldap`
     /// in the audit trail).
@@ -654,7 +792,7 @@ impl Accounts for AccountService {
         email: &str,
         password: &str,
         client: &ClientInfo,
-    ) -> Result<CookieUpdate, AppError> {
+    ) -> Result<LoginStep, AppError> {
         let email = email.trim().to_lowercase();
         if password.chars().count() > app::domain::MAX_PASSWORD_CHARS || email.len() > 254 {
             return Err(AppError::InvalidCredentials);
@@ -683,7 +821,8 @@ impl Accounts for AccountService {
                     address_key.as_deref(),
                     now,
                 )
-                .await;
+                .await
+                .map(LoginStep::SignedIn);
         }
         let matches = match user.as_ref().and_then(|u| u.password_hash.clone()) {
             Some(hash) => verify_blocking(password.to_string(), hash).await?,
@@ -715,13 +854,181 @@ impl Accounts for AccountService {
         if let Some(key) = &address_key {
             self.by_address.release(key, now);
         }
+        // A second step when the account has an authenticator, or must
+        // have one (administrators, unless the installation says otherwise).
+        let must_set_up = self.totp_admins_required && principal(&user).has_role(Role::Admin);
+        if user.totp_secret.is_some() || must_set_up {
+            let setup = user.totp_secret.is_none();
+            let pending = self.pend_second_factor(&user, setup).await?;
+            self.audit(
+                Some(&principal(&user)),
+                "login.password",
+                target,
+                Some(client),
+                "ok",
+            )
+            .await;
+            return Ok(LoginStep::SecondFactor { pending, setup });
+        }
         let cookie = self
             .open_session(&user, client, "password")
             .await
             .map_err(internal)?;
         self.audit(Some(&principal(&user)), "login", target, Some(client), "ok")
             .await;
-        Ok(cookie)
+        Ok(LoginStep::SignedIn(cookie))
+    }
+
+    async fn finish_second_factor(
+        &self,
+        headers: &http::HeaderMap,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(CookieUpdate, CookieUpdate), AppError> {
+        let (token, mut pending) = self.pending(headers, true).await?;
+        let user = self
+            .db
+            .user_by_key(&pending.user)
+            .await
+            .map_err(internal)?
+            .filter(|u| !u.disabled)
+            .ok_or(AppError::Forbidden)?;
+        let sealed = pending
+            .new_secret
+            .clone()
+            .or_else(|| user.totp_secret.clone())
+            .ok_or(AppError::Internal)?;
+        let secret = self
+            .secrets()?
+            .open(TOTP_FIELD, &sealed)
+            .ok()
+            .and_then(|s| totp::from_base32(&s))
+            .ok_or(AppError::Internal)?;
+        let now_step = totp::step_of(Utc::now().timestamp().max(0) as u64);
+        let last = user.totp_last_step.and_then(|s| u64::try_from(s).ok());
+        let Some(step) = totp::verify(&secret, code, now_step, last) else {
+            pending.tries += 1;
+            let target = Some(user.email.clone());
+            if pending.tries >= SECOND_FACTOR_TRIES {
+                self.audit(
+                    Some(&principal(&user)),
+                    "login.totp",
+                    target,
+                    Some(client),
+                    "denied",
+                )
+                .await;
+                return Err(AppError::Refused(
+                    "Too many wrong codes. Sign in again with your password.".into(),
+                ));
+            }
+            self.save_pending(&token, &pending).await?;
+            self.audit(
+                Some(&principal(&user)),
+                "login.totp",
+                target,
+                Some(client),
+                "failed",
+            )
+            .await;
+            return Err(AppError::invalid(
+                "code",
+                "This code is not right, or was already used. Type the code your app shows now.",
+            ));
+        };
+        self.db
+            .set_totp(&user.key(), Some(sealed), Some(step as i64))
+            .await
+            .map_err(internal)?;
+        if pending.new_secret.is_some() {
+            self.audit(
+                Some(&principal(&user)),
+                "user.totp_set",
+                Some(user.email.clone()),
+                Some(client),
+                "ok",
+            )
+            .await;
+        }
+        let cookie = self
+            .open_session(&user, client, "password+totp")
+            .await
+            .map_err(internal)?;
+        self.audit(
+            Some(&principal(&user)),
+            "login",
+            Some(user.email.clone()),
+            Some(client),
+            "ok",
+        )
+        .await;
+        Ok((cookie, CookieUpdate(self.second_factor_cookie.clear())))
+    }
+
+    async fn begin_second_factor(
+        &self,
+        who: &Principal,
+        client: &ClientInfo,
+    ) -> Result<CookieUpdate, AppError> {
+        let user = self
+            .db
+            .user_by_key(&who.user_id.0)
+            .await
+            .map_err(internal)?
+            .filter(|u| !u.disabled)
+            .ok_or(AppError::Forbidden)?;
+        if user.password_hash.is_none() {
+            return Err(AppError::Refused(
+                "You sign in through your organisation: its own second step protects your account."
+                    .into(),
+            ));
+        }
+        self.audit(
+            Some(who),
+            "user.totp_begin",
+            Some(user.email.clone()),
+            Some(client),
+            "ok",
+        )
+        .await;
+        self.pend_second_factor(&user, true).await
+    }
+
+    async fn second_factor_setup(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<SecondFactorSetup, AppError> {
+        let (_, pending) = self.pending(headers, false).await?;
+        let sealed = pending.new_secret.ok_or_else(|| {
+            AppError::Refused("Your account already has an authenticator: type its code.".into())
+        })?;
+        let secret = self
+            .secrets()?
+            .open(TOTP_FIELD, &sealed)
+            .map_err(|_| AppError::Internal)?;
+        let user = self
+            .db
+            .user_by_key(&pending.user)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::Forbidden)?;
+        let bytes = totp::from_base32(&secret).ok_or(AppError::Internal)?;
+        let uri = totp::provisioning_uri("Visita", &user.email, &bytes);
+        let qr_svg = qrcode::QrCode::new(uri.as_bytes())
+            .map_err(|_| AppError::Internal)?
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(220, 220)
+            .build();
+        let grouped = secret
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(SecondFactorSetup {
+            secret: grouped,
+            qr_svg,
+        })
     }
 
     async fn logout(

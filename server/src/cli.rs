@@ -41,6 +41,9 @@ pub enum AdminCommand {
     /// Set a new password for an account (for example a lost admin password)
     /// and end its sessions. The password is read from standard input.
     ResetPassword(ResetPasswordArgs),
+    /// Remove an account's authenticator app (a lost phone): its next
+    /// password sign-in sets up a new one when one is required.
+    ResetTwoFactor(ResetTwoFactorArgs),
     /// Create a key for the REST API. The key is printed once, alone on the
     /// last line; only its hash is kept.
     CreateApiKey(CreateApiKeyArgs),
@@ -85,6 +88,13 @@ pub struct CreateUserArgs {
     /// Read the password from standard input (required: passwords are never flags).
     #[arg(long, required = true)]
     pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetTwoFactorArgs {
+    /// Email address of the account.
+    #[arg(long)]
+    pub email: String,
 }
 
 #[derive(Debug, Args)]

@@ -67,6 +67,9 @@ enum AdminTask {
         email: String,
         password: String,
     },
+    ResetTwoFactor {
+        email: String,
+    },
     CreateApiKey {
         name: String,
         scopes: Vec<String>,
@@ -108,6 +111,9 @@ impl AdminTask {
             AdminCommand::RevokeApiKey(args) => Ok(AdminTask::RevokeApiKey {
                 id: args.id.trim().trim_start_matches("vk_").to_string(),
             }),
+            AdminCommand::ResetTwoFactor(args) => Ok(AdminTask::ResetTwoFactor {
+                email: args.email.trim().to_lowercase(),
+            }),
             AdminCommand::ResetPassword(args) => {
                 let password = read_password_from_stdin()?;
                 app::domain::check_password_strength(&password)
@@ -140,6 +146,15 @@ impl AdminTask {
                     .await
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 println!("password changed for {email}; their sessions were ended");
+            }
+            AdminTask::ResetTwoFactor { email } => {
+                accounts
+                    .reset_second_factor_by_email(&email)
+                    .await
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
+                println!(
+                    "two-step sign-in removed for {email}; they set it up again at their next sign-in"
+                );
             }
             AdminTask::CreateApiKey { name, scopes, rate } => {
                 let issued = keys
@@ -225,6 +240,13 @@ pub fn banner(config: &Config, first_admin: &FirstAdmin) -> String {
         FirstAdmin::Existing { email } => format!(
             "  Admin login:  {email}\n  Password:     as printed at first start (lost it? visita admin reset-password --email {email} --password-stdin)"
         ),
+    };
+    let login = if config.totp_admins_required {
+        format!(
+            "{login}\n  Second step:  an authenticator app (set up at the first sign-in; lost it? visita admin reset-two-factor --email …)"
+        )
+    } else {
+        login
     };
     let media = &config.media;
     let turn = match media.builtin_turn_port {

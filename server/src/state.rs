@@ -85,6 +85,8 @@ impl AppState {
             .clone()
             .and_then(|c| crate::auth::portal::PortalJwt::new(c).ok())
             .map(Arc::new);
+        let account_secrets =
+            crate::notify::console::SecretBox::new(config.secrets_key.as_ref(), &media_secret);
         Ok(Self {
             portal,
             logos,
@@ -96,7 +98,9 @@ impl AppState {
                 node_name(&config),
                 db.clone(),
             ),
-            accounts: Arc::new(AccountService::new(db.clone(), &config)),
+            accounts: Arc::new(
+                AccountService::new(db.clone(), &config).with_secrets(account_secrets),
+            ),
             consultations,
             webhooks,
             notifier,

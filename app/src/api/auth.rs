@@ -18,14 +18,94 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
                     "Enter your email address and your password.",
                 ));
             }
-            let cookie = ctx
+            let step = ctx
                 .services
                 .accounts
                 .login(&email, &password, &ctx.client)
                 .await?;
-            set_cookie(cookie);
+            match step {
+                crate::ssr::LoginStep::SignedIn(cookie) => {
+                    set_cookie(cookie);
+                    leptos_axum::redirect("/");
+                }
+                crate::ssr::LoginStep::SecondFactor { pending, setup } => {
+                    set_cookie(pending);
+                    leptos_axum::redirect(if setup { "/login/setup" } else { "/login/code" });
+                }
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The second step of password sign-in: the code of the authenticator app
+/// (for an account setting one up, its first code). Opens the session.
+#[server(endpoint = "login/code")]
+pub async fn finish_second_factor(code: String) -> Result<(), AppError> {
+    use crate::ssr::{ctx, request_headers, respond, set_cookie};
+    respond(
+        async {
+            let ctx = ctx()?;
+            if code.trim().is_empty() {
+                return Err(AppError::invalid(
+                    "code",
+                    "Type the six-digit code your app shows.",
+                ));
+            }
+            let (session, clear) = ctx
+                .services
+                .accounts
+                .finish_second_factor(&request_headers(), &code, &ctx.client)
+                .await?;
+            set_cookie(session);
+            set_cookie(clear);
             leptos_axum::redirect("/");
             Ok(())
+        }
+        .await,
+    )
+}
+
+/// Starts setting up (or replacing) the signed-in person's authenticator
+/// app: on to the set-up page, whose first code confirms it.
+#[server(endpoint = "account/two-factor")]
+pub async fn begin_second_factor() -> Result<(), AppError> {
+    use crate::authz::{Action, Caller, Resource, authorize};
+    use crate::ssr::{ctx, respond, set_cookie};
+    respond(
+        async {
+            let ctx = ctx()?;
+            let session = ctx.require_session()?;
+            authorize(
+                Some(Caller::Staff(&session.principal)),
+                Action::ChangeOwnPassword,
+                &Resource::User(session.principal.user_id.clone()),
+            )?;
+            let pending = ctx
+                .services
+                .accounts
+                .begin_second_factor(&session.principal, &ctx.client)
+                .await?;
+            set_cookie(pending);
+            leptos_axum::redirect("/login/setup");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The secret and QR code of the authenticator being set up at sign-in.
+#[server(endpoint = "login/setup")]
+pub async fn second_factor_setup() -> Result<crate::domain::SecondFactorSetup, AppError> {
+    use crate::ssr::{ctx, request_headers, respond};
+    respond(
+        async {
+            let ctx = ctx()?;
+            ctx.services
+                .accounts
+                .second_factor_setup(&request_headers())
+                .await
         }
         .await,
     )

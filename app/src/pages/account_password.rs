@@ -1,5 +1,6 @@
 //! Every staff member changes their own password here.
 
+use crate::api::auth::BeginSecondFactor;
 use crate::api::users::ChangeOwnPassword;
 use crate::components::outcome::ActionOutcome;
 use crate::components::staff_shell::StaffShell;
@@ -14,7 +15,21 @@ pub fn AccountPasswordPage() -> impl IntoView {
             <h1>"Change my password"</h1>
             <p class="lead">"At least 12 characters. A few unrelated words make a strong password that is easy to remember."</p>
             <ChangePasswordForm/>
+            <h2>"Two-step sign-in"</h2>
+            <p>"With an authenticator app on your phone, your password alone is not enough to sign in as you. Setting one up replaces the one you had."</p>
+            <TwoStepForm/>
         }/>
+    }
+}
+
+#[island]
+fn TwoStepForm() -> impl IntoView {
+    let begin = ServerAction::<BeginSecondFactor>::new();
+    view! {
+        <ActionForm action=begin>
+            <button type="submit" class="secondary">"Set up an authenticator app"</button>
+        </ActionForm>
+        <ActionOutcome value=begin.value() success="On to the set-up."/>
     }
 }
 

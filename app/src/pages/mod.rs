@@ -22,5 +22,7 @@ pub mod dashboard;
 pub mod invite;
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod login;
+#[cfg(any(feature = "ssr", feature = "staff"))]
+pub mod login_second_factor;
 pub mod not_found;
 pub mod room;

@@ -43,6 +43,16 @@ pub struct CurrentSession {
 #[derive(Debug, Clone)]
 pub struct CookieUpdate(pub String);
 
+/// Where a correct password leads.
+#[derive(Debug, Clone)]
+pub enum LoginStep {
+    /// Signed in: the session cookie.
+    SignedIn(CookieUpdate),
+    /// The code of an authenticator app is needed first (`setup`: the
+    /// account must set one up now); the cookie keeps the sign-in pending.
+    SecondFactor { pending: CookieUpdate, setup: bool },
+}
+
 /// A session ended: the cookie that clears it, and where the browser goes
 /// next (the identity provider's sign-out, when the session came from one
 /// that offers it; else the sign-in page).
@@ -63,7 +73,28 @@ pub trait Accounts: Send + Sync {
         email: &str,
         password: &str,
         client: &ClientInfo,
+    ) -> Result<LoginStep, AppError>;
+    /// The second step of a pending password sign-in (its cookie is among
+    /// `headers`): the session cookie, then the cookie that clears the
+    /// pending one.
+    async fn finish_second_factor(
+        &self,
+        headers: &http::HeaderMap,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(CookieUpdate, CookieUpdate), AppError>;
+    /// Starts setting up a signed-in person's authenticator (accounts with
+    /// a password only): the cookie of the pending set-up.
+    async fn begin_second_factor(
+        &self,
+        who: &Principal,
+        client: &ClientInfo,
     ) -> Result<CookieUpdate, AppError>;
+    /// What an account setting up its authenticator needs to see.
+    async fn second_factor_setup(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<crate::domain::SecondFactorSetup, AppError>;
     /// Ends the session whose secret is given.
     async fn logout(
         &self,
@@ -525,6 +556,13 @@ pub fn set_cookie(update: CookieUpdate) {
     {
         response.append_header(http::header::SET_COOKIE, value);
     }
+}
+
+/// The request's headers (empty outside a request).
+pub fn request_headers() -> http::HeaderMap {
+    use_context::<http::request::Parts>()
+        .map(|parts| parts.headers)
+        .unwrap_or_default()
 }
 
 /// The first language of the request's `Accept-Language` that we speak.

@@ -19,6 +19,8 @@ impl SessionCookie {
     pub const VISITOR: &'static str = "visita_visit";
     /// A sign-in under way at an identity provider (minutes only).
     pub const SSO: &'static str = "visita_sso";
+    /// A password sign-in waiting for its second step (minutes only).
+    pub const SECOND_FACTOR: &'static str = "visita_2fa";
 
     pub fn staff(secure: bool) -> Self {
         Self {
@@ -38,6 +40,13 @@ impl SessionCookie {
         Self {
             secure,
             base: Self::SSO,
+        }
+    }
+
+    pub fn second_factor(secure: bool) -> Self {
+        Self {
+            secure,
+            base: Self::SECOND_FACTOR,
         }
     }
 

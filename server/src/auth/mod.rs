@@ -10,3 +10,4 @@ pub mod portal;
 pub mod rate_limit;
 pub mod saml;
 pub mod token;
+pub mod totp;

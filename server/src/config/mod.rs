@@ -103,6 +103,9 @@ pub struct Config {
     pub oidc: Vec<crate::auth::oidc::OidcConfig>,
     /// Sign-in against the hospital's directory, when set up.
     pub ldap: Option<crate::auth::ldap::LdapConfig>,
+    /// Whether administrators who sign in by password must use a second
+    /// step (an authenticator app): `VISITA_TOTP_ADMINS`, on by default.
+    pub totp_admins_required: bool,
     /// Sign-in through a SAML identity provider, when set up.
     pub saml: Option<crate::auth::saml::SamlConfig>,
 }
@@ -213,6 +216,7 @@ const KEYS: &[&str] = &[
     "admin_email",
     "admin_password",
     "session_idle_minutes",
+    "totp_admins",
     "site_dir",
     "log_format",
     "trusted_proxies",
@@ -668,6 +672,16 @@ impl Config {
         let portal_jwt = portal::parse(&src)?;
         let oidc = oidc::parse(&src.oidc)?;
         let ldap = ldap::parse(&src)?;
+        let totp_admins_required = match text("totp_admins").as_deref() {
+            None | Some("required") => true,
+            Some("optional") => false,
+            Some(other) => {
+                return Err(src.error(
+                    "totp_admins",
+                    format!("{other:?} is not required or optional"),
+                ));
+            }
+        };
         let saml = saml::parse(&src)?;
         for provider in &oidc {
             crate::auth::oidc::OidcProvider::new(provider.clone(), &public_url).map_err(|e| {
@@ -735,6 +749,7 @@ impl Config {
             oidc,
             ldap,
             saml,
+            totp_admins_required,
         })
     }
 }

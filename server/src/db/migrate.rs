@@ -61,6 +61,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0012_portal.surql"),
     ),
     (13, "0013_sso", include_str!("migrations/0013_sso.surql")),
+    (14, "0014_totp", include_str!("migrations/0014_totp.surql")),
 ];
 
 const BOOKKEEPING: &str = "
@@ -150,7 +151,8 @@ mod tests {
                 "0010_link_hosts".to_string(),
                 "0011_fhir_sync".to_string(),
                 "0012_portal".to_string(),
-                "0013_sso".to_string()
+                "0013_sso".to_string(),
+                "0014_totp".to_string()
             ]
         );
         assert!(

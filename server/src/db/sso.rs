@@ -52,6 +52,18 @@ impl Db {
         Ok(taken.filter(|row| row.expires_at > Utc::now()))
     }
 
+    /// The sign-in under `key`, left in place; `None` when there is none or
+    /// it expired.
+    pub async fn peek_sso_flow(&self, key: &str) -> Result<Option<SsoFlowRow>, DbError> {
+        let row: Option<SsoFlowRow> = self
+            .inner
+            .query("SELECT method, data, expires_at FROM ONLY type::record('sso_flow', $key)")
+            .bind(("key", key.to_string()))
+            .await?
+            .take(0)?;
+        Ok(row.filter(|row| row.expires_at > Utc::now()))
+    }
+
     /// The account a provider's person was linked to, if any.
     pub async fn user_by_identity(
         &self,
@@ -141,6 +153,13 @@ mod tests {
         );
         assert!(db.take_sso_flow("old").await.unwrap().is_none(), "expired");
         assert!(db.take_sso_flow("never").await.unwrap().is_none());
+        db.create_sso_flow("b", row(10)).await.unwrap();
+        assert!(db.peek_sso_flow("b").await.unwrap().is_some());
+        assert!(
+            db.peek_sso_flow("b").await.unwrap().is_some(),
+            "peeking leaves it"
+        );
+        assert!(db.peek_sso_flow("old").await.unwrap().is_none());
         assert!(db.create_sso_flow("a", row(10)).await.is_ok());
     }
 

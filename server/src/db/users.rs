@@ -23,6 +23,12 @@ pub struct UserRow {
     pub languages: Vec<String>,
     #[surreal(default)]
     pub translator_orgs: Vec<RecordId>,
+    /// The authenticator's secret, sealed; `None` without two-step sign-in.
+    #[surreal(default)]
+    pub totp_secret: Option<String>,
+    /// The last time step whose code was used.
+    #[surreal(default)]
+    pub totp_last_step: Option<i64>,
 }
 
 impl UserRow {
@@ -156,6 +162,28 @@ impl Db {
             .query("UPDATE type::record('user', $key) SET disabled = $disabled, updated_at = time::now()")
             .bind(("key", key.to_string()))
             .bind(("disabled", disabled))
+            .await?
+            .take(0)?;
+        Ok(updated.is_some())
+    }
+
+    /// Sets (or, with `None`, removes) an account's authenticator and the
+    /// last step used. Returns false when no such user exists.
+    pub async fn set_totp(
+        &self,
+        key: &str,
+        sealed_secret: Option<String>,
+        last_step: Option<i64>,
+    ) -> Result<bool, DbError> {
+        let updated: Option<UserRow> = self
+            .inner
+            .query(
+                "UPDATE type::record('user', $key) SET totp_secret = $secret,
+                 totp_last_step = $step, updated_at = time::now()",
+            )
+            .bind(("key", key.to_string()))
+            .bind(("secret", sealed_secret))
+            .bind(("step", last_step))
             .await?
             .take(0)?;
         Ok(updated.is_some())
