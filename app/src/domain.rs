@@ -167,6 +167,8 @@ pub struct SignInChoices {
     pub providers: Vec<SignInOption>,
     /// Whether the form takes directory logins (LDAP) besides emails.
     pub directory: bool,
+    /// Whether the email-and-password form is offered at all.
+    pub password_form: bool,
 }
 
 /// A way to sign in besides the password form: an identity provider.

@@ -2,7 +2,8 @@
 // its RSA key) signs a JWT for a doctor and sends the browser to
 // /auth/jwt?token=…; the doctor lands on their dashboard, signed in with
 // their role. The same link a second time, and a token whose header says
-// `alg: none`, give a plain refusal page and no session.
+// `alg: none`, give a plain refusal page and no session. A nurse without an
+// account gets one from the token's groups; someone outside them does not.
 
 import assert from 'node:assert/strict';
 import { createSign, randomUUID } from 'node:crypto';
@@ -27,9 +28,9 @@ function signed(claims, header = { alg: 'RS256', typ: 'JWT' }) {
   return `${body}.${signature}`;
 }
 
-function claims(email) {
+function claims(email, extra = { groups: ['portal-doctors'] }) {
   const now = Math.floor(Date.now() / 1000);
-  return { iss: 'https://portal.clinic.test', aud: 'visita', sub: email, email, iat: now, exp: now + 120, jti: randomUUID() };
+  return { iss: 'https://portal.clinic.test', aud: 'visita', sub: email, email, iat: now, exp: now + 120, jti: randomUUID(), ...extra };
 }
 
 before(async () => {
@@ -39,6 +40,8 @@ before(async () => {
       VISITA_PORTAL_JWT_PUBLIC_KEY_FILE: join(FIXTURES, 'portal_rsa_public.pem'),
       VISITA_PORTAL_JWT_ISSUER: 'https://portal.clinic.test',
       VISITA_PORTAL_JWT_AUDIENCE: 'visita',
+      VISITA_PORTAL_JWT_ROLE_MAP: 'portal-doctors=doctor; portal-nurses=nurse',
+      VISITA_PORTAL_JWT_CREATE_ACCOUNTS: 'true',
     },
   });
   await createStaff(visita.url, DOCTOR);
@@ -73,4 +76,18 @@ test('a portal token signs the doctor in; a replayed or unsigned one does not', 
   await other.waitForURL(/\/login/);
   await context.close();
   await other.context().close();
+});
+
+test('someone the portal vouches for, without an account yet, gets one from their groups; outside them, nothing', async () => {
+  const page = await (await browser.newContext()).newPage();
+  const nurse = signed(claims('nina.portal@clinic.test', { groups: ['portal-nurses'], name: 'Nina Portal' }));
+  await page.goto(`${visita.url}/auth/jwt?token=${nurse}`);
+  await page.waitForURL(`${visita.url}/`);
+  assert.match(await page.locator('header.topbar').innerText(), /Nina Portal[\s\S]*nurse/i);
+  const outsider = await (await browser.newContext()).newPage();
+  const refused = await outsider.goto(`${visita.url}/auth/jwt?token=${signed(claims('olaf@clinic.test', { groups: ['visitors'] }))}`);
+  assert.equal(refused.status(), 401);
+  assert.match(await outsider.getByTestId('sign-in-refused').innerText(), /no role in Visita/);
+  await page.context().close();
+  await outsider.context().close();
 });

@@ -10,7 +10,7 @@ use crate::auth::rate_limit::{FailureLimiter, Policy};
 use crate::auth::saml::SamlSp;
 use crate::auth::totp;
 use crate::auth::{password, token};
-use crate::config::Config;
+use crate::config::{Config, PasswordLogin};
 use crate::db::{AuditEntry, Db, DbError, TranslatorOrgRow, UserRow};
 use crate::notify::console::SecretBox;
 use app::consultation::{QueueId, QueueSummary};
@@ -66,6 +66,8 @@ pub struct AccountService {
     saml: Option<Arc<SamlSp>>,
     /// Whether administrators signing in by password need a second step.
     totp_admins_required: bool,
+    /// Who may sign in with a Visita password.
+    password_login: PasswordLogin,
     /// Seals authenticator secrets (absent: two-step sign-in unavailable,
     /// as in command-line tools).
     secrets: Option<SecretBox>,
@@ -94,6 +96,7 @@ impl AccountService {
                 .clone()
                 .map(|c| Arc::new(SamlSp::new(c, &config.public_url))),
             totp_admins_required: config.totp_admins_required,
+            password_login: config.password_login,
             secrets: None,
             second_factor_cookie: SessionCookie::second_factor(config.is_https()),
         }
@@ -366,14 +369,37 @@ impl AccountService {
             if !fresh {
                 return Err(PortalRefusal::Replayed);
             }
+            let config = portal.config();
+            let text = |name: &str| {
+                claims
+                    .rest
+                    .get(name)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            let groups = match claims.rest.get(&config.groups_claim) {
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                Some(serde_json::Value::String(one)) => vec![one.clone()],
+                _ => Vec::new(),
+            };
+            let identity = ExternalIdentity {
+                method: "portal".into(),
+                subject: claims.sub.clone(),
+                email: crate::auth::external::normalise_email(&email).unwrap_or_default(),
+                name: text(&config.name_claim),
+                groups,
+            };
+            // The portal vouches for its people's addresses.
             let user = self
-                .db
-                .user_by_email(&email)
+                .external_account(&identity, None, &config.mapping)
                 .await
-                .ok()
-                .flatten()
-                .filter(|u| !u.disabled)
-                .ok_or(PortalRefusal::NoAccount)?;
+                .map_err(|refusal| match refusal {
+                    ExternalRefusal::NoAccount(_) => PortalRefusal::NoAccount,
+                    other => PortalRefusal::Account(other),
+                })?;
             Ok((user, email))
         }
         .await;
@@ -850,6 +876,24 @@ impl Accounts for AccountService {
                 .await;
             return Err(AppError::Forbidden);
         }
+        let allowed = match self.password_login {
+            PasswordLogin::Everyone => true,
+            PasswordLogin::AdminsOnly => principal(&user).has_role(Role::Admin),
+            PasswordLogin::Off => false,
+        };
+        if !allowed {
+            self.audit(
+                None,
+                "login",
+                Some(format!("{email}: password_login_off")),
+                Some(client),
+                "denied",
+            )
+            .await;
+            return Err(AppError::Refused(
+                "Signing in with a Visita password is turned off here. Use your organisation's sign-in button above.".into(),
+            ));
+        }
         self.by_account.clear(&account_key);
         if let Some(key) = &address_key {
             self.by_address.release(key, now);
@@ -1119,6 +1163,7 @@ impl Accounts for AccountService {
                 }))
                 .collect(),
             directory: self.ldap.is_some(),
+            password_form: self.password_login != PasswordLogin::Off || self.ldap.is_some(),
         }
     }
 

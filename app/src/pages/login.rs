@@ -29,9 +29,15 @@ pub fn LoginPage() -> impl IntoView {
                                 .map(|p| view! { <a class="button primary" href=p.href>{p.label}</a> })
                                 .collect_view()}
                         </nav>
-                        <p class="hint">"Or with your Visita email address and password:"</p>
                     });
-                    view! { {buttons} <LoginForm directory/> }
+                    let has_buttons = buttons.is_some();
+                    let form = choices
+                        .password_form
+                        .then(|| view! {
+                            {has_buttons.then(|| view! { <p class="hint">"Or with your Visita email address and password:"</p> })}
+                            <LoginForm directory/>
+                        });
+                    view! { {buttons} {form} }
                 })}
             </Suspense>
             <p class="hint">"Forgot your password? Your Visita administrator can set a new one for you."</p>

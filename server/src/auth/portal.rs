@@ -29,6 +29,12 @@ pub struct PortalConfig {
     pub audience: String,
     /// The claim that carries the person's email.
     pub email_claim: String,
+    /// The claims with their name and their groups (or roles).
+    pub name_claim: String,
+    pub groups_claim: String,
+    /// Groups to roles and queues; accounts made at first sign-in when
+    /// allowed.
+    pub mapping: crate::auth::external::RoleMapping,
 }
 
 impl std::fmt::Debug for PortalConfig {
@@ -71,6 +77,8 @@ pub enum PortalRefusal {
     Replayed,
     #[error("no active staff account has the email this token names")]
     NoAccount,
+    #[error("{0}")]
+    Account(crate::auth::external::ExternalRefusal),
 }
 
 impl PortalRefusal {
@@ -85,6 +93,7 @@ impl PortalRefusal {
             PortalRefusal::Claims => "claims",
             PortalRefusal::Replayed => "replayed",
             PortalRefusal::NoAccount => "no_account",
+            PortalRefusal::Account(refusal) => refusal.code(),
         }
     }
 }
@@ -181,6 +190,10 @@ impl PortalJwt {
 
     /// The claims of a token that may open a session, and the email it
     /// names. Replay is checked by the caller (it needs the database).
+    pub fn config(&self) -> &PortalConfig {
+        &self.config
+    }
+
     pub async fn verify(&self, token: &str) -> Result<(PortalClaims, String), PortalRefusal> {
         use jsonwebtoken::errors::ErrorKind;
         let token = token.trim();

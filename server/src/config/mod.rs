@@ -106,8 +106,19 @@ pub struct Config {
     /// Whether administrators who sign in by password must use a second
     /// step (an authenticator app): `VISITA_TOTP_ADMINS`, on by default.
     pub totp_admins_required: bool,
+    /// Who may sign in with a Visita password (`VISITA_PASSWORD_LOGIN`).
+    pub password_login: PasswordLogin,
     /// Sign-in through a SAML identity provider, when set up.
     pub saml: Option<crate::auth::saml::SamlConfig>,
+}
+
+/// Who may sign in with a Visita password once single sign-on works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordLogin {
+    Everyone,
+    /// Administrators only: the way in when the identity provider is down.
+    AdminsOnly,
+    Off,
 }
 
 /// Outgoing webhooks.
@@ -217,6 +228,7 @@ const KEYS: &[&str] = &[
     "admin_password",
     "session_idle_minutes",
     "totp_admins",
+    "password_login",
     "site_dir",
     "log_format",
     "trusted_proxies",
@@ -258,6 +270,12 @@ const KEYS: &[&str] = &[
     "portal_jwt_issuer",
     "portal_jwt_audience",
     "portal_jwt_email_claim",
+    "portal_jwt_name_claim",
+    "portal_jwt_groups_claim",
+    "portal_jwt_role_map",
+    "portal_jwt_queue_map",
+    "portal_jwt_default_roles",
+    "portal_jwt_create_accounts",
     "saml_idp_metadata_url",
     "saml_idp_metadata_file",
     "saml_label",
@@ -683,6 +701,28 @@ impl Config {
             }
         };
         let saml = saml::parse(&src)?;
+        let password_login = match text("password_login").as_deref() {
+            None | Some("on") => PasswordLogin::Everyone,
+            Some("admins") => PasswordLogin::AdminsOnly,
+            Some("off") => PasswordLogin::Off,
+            Some(other) => {
+                return Err(src.error(
+                    "password_login",
+                    format!("{other:?} is not on, admins or off"),
+                ));
+            }
+        };
+        if password_login == PasswordLogin::Off
+            && oidc.is_empty()
+            && saml.is_none()
+            && ldap.is_none()
+            && portal_jwt.is_none()
+        {
+            return Err(src.error(
+                "password_login",
+                "is off, but no other way to sign in is set up (OpenID Connect, SAML, LDAP or the portal): nobody could sign in".into(),
+            ));
+        }
         for provider in &oidc {
             crate::auth::oidc::OidcProvider::new(provider.clone(), &public_url).map_err(|e| {
                 ConfigError {
@@ -750,6 +790,7 @@ impl Config {
             ldap,
             saml,
             totp_admins_required,
+            password_login,
         })
     }
 }
