@@ -58,6 +58,8 @@ pub enum Action {
     ManageApiKeys,
     /// Read the audit trail (sign-ins, who saw what).
     ViewAudit,
+    /// See the sign-in methods and try them.
+    ManageSignIn,
     /// See a queue's day list (names, times, who waits).
     ViewQueue,
     /// Book a consultation in a queue.
@@ -141,7 +143,8 @@ fn staff_may(who: &Principal, action: Action, resource: &Resource) -> bool {
             | Action::ManageTranslators
             | Action::ManageMessaging
             | Action::ManageApiKeys
-            | Action::ViewAudit,
+            | Action::ViewAudit
+            | Action::ManageSignIn,
             Resource::System,
         ) => is_admin,
         // An admin may not lock themselves out by disabling their own account.

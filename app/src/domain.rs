@@ -151,6 +151,20 @@ pub struct AuditFilter {
     pub outcome: String,
 }
 
+/// One configured way to sign in, as the administrators' console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInMethodInfo {
+    /// `OpenID Connect`, `SAML 2.0`, `LDAP`, `Portal JWT`, `Password`.
+    pub kind: String,
+    pub name: String,
+    /// Settings worth seeing (never secrets).
+    pub details: Vec<(String, String)>,
+    /// Where "Try sign-in" goes (providers the browser visits).
+    pub try_href: Option<String>,
+    /// Whether "Try sign-in" is a login and password typed here (LDAP).
+    pub try_directory: bool,
+}
+
 /// What setting up an authenticator app shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondFactorSetup {

@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/login/code") view=pages::login_second_factor::LoginCodePage/>
                 <Route path=path!("/login/setup") view=pages::login_second_factor::LoginSetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/sign-in") view=pages::admin_sign_in::AdminSignInPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=pages::admin_users::AdminUsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/queues") view=pages::admin_queues::AdminQueuesPage ssr=SsrMode::Async/>

@@ -95,3 +95,22 @@ test('the audit log shows the directory sign-ins and refusals', async () => {
   assert.match(await page.getByTestId('audit-events').innerText(), /dana@clinic\.test doctor from ldap/);
   await page.context().close();
 });
+
+test('an administrator tries the directory from the console', async () => {
+  const page = await (await browser.newContext()).newPage();
+  await signIn(page, visita.url, ADMIN);
+  await page.waitForURL(`${visita.url}/`);
+  await page.goto(`${visita.url}/admin/sign-in`);
+  await hydrated(page);
+  const card = page.getByTestId('sign-in-method').filter({ hasText: 'LDAP' });
+  await card.getByLabel('Directory login').fill('ned');
+  await card.getByLabel('Its password').fill('ned directory password');
+  await card.getByRole('button', { name: 'Try sign-in' }).click();
+  const report = await card.getByTestId('try-report').innerText();
+  assert.match(report, /Groups\s+.*all-nurses/);
+  assert.match(report, /In Visita\s+signs in as nurse/);
+  await card.getByLabel('Its password').fill('wrong');
+  await card.getByRole('button', { name: 'Try sign-in' }).click();
+  await card.getByText('The directory did not sign ned in').waitFor();
+  await page.context().close();
+});

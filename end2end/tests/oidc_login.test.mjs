@@ -188,3 +188,31 @@ test('the audit log shows every sign-in through a provider, refused ones include
   assert.ok(outcomes.every((o) => o === 'denied'));
   await page.context().close();
 });
+
+test('an administrator tries a provider from the console: what it sent and the role it gives, nobody signed in', async () => {
+  const anonymous = await (await browser.newContext()).newPage();
+  const refused = await anonymous.goto(`${visita.url}/auth/oidc/hospital?try=1`);
+  assert.equal(refused.status(), 403);
+  await anonymous.context().close();
+
+  const page = await (await browser.newContext()).newPage();
+  await signIn(page, visita.url, ADMIN);
+  await page.waitForURL(`${visita.url}/`);
+  await page.goto(`${visita.url}/admin/sign-in`);
+  const cards = page.getByTestId('sign-in-method');
+  assert.deepEqual(await cards.evaluateAll((els) => els.map((e) => e.dataset.kind)), ['Password', 'OpenID Connect', 'OpenID Connect']);
+  const hospitalCard = cards.filter({ hasText: 'hospital' });
+  assert.match(await hospitalCard.innerText(), /visita-doctors → doctor/);
+  assert.match(await hospitalCard.innerText(), new RegExp(`${visita.url}/auth/oidc/hospital/callback`));
+  await hospitalCard.getByRole('link', { name: 'Try sign-in' }).click();
+  await page.waitForURL(new RegExp(`^${hospital.issuer}/`));
+  await signInAtProvider(page, 'olivia');
+  await page.waitForURL(/\/auth\/oidc\/hospital\/callback/);
+  const report = await page.getByTestId('try-report').innerText();
+  assert.match(report, /In Visita\s+signs in as doctor/);
+  assert.match(report, /claim groups\s+\["visita-doctors","cardio"\]/);
+  // Still the administrator: nobody else was signed in.
+  await page.goto(`${visita.url}/admin/audit?action=sso.try`);
+  assert.match(await page.getByTestId('audit-events').innerText(), /sso\.try\s+ok\s+admin@clinic\.test\s+oidc:hospital/);
+  await page.context().close();
+});

@@ -208,3 +208,21 @@ test('metadata without a signing key stops the server at start, saying why', asy
   await assert.rejects(startVisita({ env: { VISITA_SAML_IDP_METADATA_FILE: file } }), /no signing key/);
   await rm(dir, { recursive: true, force: true });
 });
+
+test('an administrator tries the SAML provider from the console', async () => {
+  const page = await (await browser.newContext()).newPage();
+  await signIn(page, visita.url, ADMIN);
+  await page.waitForURL(`${visita.url}/`);
+  await page.goto(`${visita.url}/admin/sign-in`);
+  const card = page.getByTestId('sign-in-method').filter({ hasText: 'SAML 2.0' });
+  await card.getByRole('link', { name: 'Try sign-in' }).click();
+  await page.getByLabel('User').fill('sam');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  const report = await page.getByTestId('try-report').innerText();
+  assert.match(report, /In Visita\s+signs in as doctor/);
+  assert.match(report, /attribute urn:mace:dir:attribute-def:mail\s+Sam\.Saml@clinic\.test/);
+  await page.goto(`${visita.url}/`);
+  assert.match(await page.locator('header.topbar').innerText(), /admin/i, 'still the administrator');
+  await page.context().close();
+});

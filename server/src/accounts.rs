@@ -73,6 +73,8 @@ pub struct AccountService {
     secrets: Option<SecretBox>,
     /// The cookie of a password sign-in waiting for its second step.
     second_factor_cookie: SessionCookie,
+    /// The portal's sign-in as the console shows it (issuer, algorithm).
+    portal: Option<(String, String)>,
 }
 
 impl AccountService {
@@ -99,6 +101,10 @@ impl AccountService {
             password_login: config.password_login,
             secrets: None,
             second_factor_cookie: SessionCookie::second_factor(config.is_https()),
+            portal: config
+                .portal_jwt
+                .as_ref()
+                .map(|p| (p.issuer.clone(), format!("{:?}", p.algorithm))),
         }
     }
 
@@ -1146,6 +1152,168 @@ impl Accounts for AccountService {
                 outcome: row.outcome,
             })
             .collect())
+    }
+
+    fn sign_in_methods(&self) -> Vec<app::domain::SignInMethodInfo> {
+        use app::domain::SignInMethodInfo;
+        let pair = |k: &str, v: String| (k.to_string(), v);
+        let mapping_details = |m: &RoleMapping| {
+            let roles = m
+                .roles
+                .iter()
+                .map(|(g, r)| format!("{g} → {}", r.as_str()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            vec![
+                pair(
+                    "Roles from groups",
+                    if roles.is_empty() {
+                        "none: accounts keep the roles given in Visita".into()
+                    } else {
+                        roles
+                    },
+                ),
+                pair(
+                    "New accounts",
+                    if m.create_accounts {
+                        "made at first sign-in".into()
+                    } else {
+                        "not made: an account must exist".into()
+                    },
+                ),
+            ]
+        };
+        let password = match self.password_login {
+            PasswordLogin::Everyone => "everyone",
+            PasswordLogin::AdminsOnly => "administrators only",
+            PasswordLogin::Off => "off",
+        };
+        let mut methods = vec![SignInMethodInfo {
+            kind: "Password".into(),
+            name: "Visita accounts".into(),
+            details: vec![
+                pair("Who may use it", password.into()),
+                pair(
+                    "Second step for administrators",
+                    if self.totp_admins_required {
+                        "required (authenticator app)"
+                    } else {
+                        "optional"
+                    }
+                    .into(),
+                ),
+            ],
+            try_href: None,
+            try_directory: false,
+        }];
+        for provider in &self.oidc {
+            let mut details = vec![
+                pair("Issuer", provider.config.issuer.clone()),
+                pair("Client id", provider.config.client_id.clone()),
+                pair("Button", provider.config.label.clone()),
+                pair("Redirect URI", provider.redirect_uri()),
+            ];
+            details.extend(mapping_details(&provider.config.mapping));
+            methods.push(SignInMethodInfo {
+                kind: "OpenID Connect".into(),
+                name: provider.config.id.clone(),
+                details,
+                try_href: Some(format!("/auth/oidc/{}?try=1", provider.config.id)),
+                try_directory: false,
+            });
+        }
+        if let Some(saml) = &self.saml {
+            let mut details = vec![
+                pair(
+                    "Identity provider metadata",
+                    format!("{:?}", saml.config.metadata),
+                ),
+                pair("Visita's metadata", "/auth/saml/metadata".into()),
+                pair(
+                    "Unsolicited answers",
+                    if saml.config.allow_idp_initiated {
+                        "taken"
+                    } else {
+                        "refused"
+                    }
+                    .into(),
+                ),
+            ];
+            details.extend(mapping_details(&saml.config.mapping));
+            methods.push(SignInMethodInfo {
+                kind: "SAML 2.0".into(),
+                name: saml.config.label.clone(),
+                details,
+                try_href: Some("/auth/saml?try=1".into()),
+                try_directory: false,
+            });
+        }
+        if let Some(directory) = &self.ldap {
+            let c = &directory.config;
+            let mut details = vec![
+                pair(
+                    "Server",
+                    format!("{}{}", c.url, if c.starttls { " (StartTLS)" } else { "" }),
+                ),
+                pair("Service account", c.bind_dn.clone()),
+                pair("People under", c.user_base.clone()),
+                pair("Groups under", c.group_base.clone()),
+                pair("Nested groups", format!("{:?}", c.group_search)),
+            ];
+            details.extend(mapping_details(&c.mapping));
+            methods.push(SignInMethodInfo {
+                kind: "LDAP".into(),
+                name: c.url.clone(),
+                details,
+                try_href: None,
+                try_directory: true,
+            });
+        }
+        if let Some((issuer, algorithm)) = &self.portal {
+            methods.push(SignInMethodInfo {
+                kind: "Portal JWT".into(),
+                name: issuer.clone(),
+                details: vec![
+                    pair("Algorithm", algorithm.clone()),
+                    pair("Sign-in link", "/auth/jwt?token=…".into()),
+                ],
+                try_href: None,
+                try_directory: false,
+            });
+        }
+        methods
+    }
+
+    async fn try_directory(
+        &self,
+        who: &Principal,
+        login: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<Vec<(String, String)>, AppError> {
+        let directory = self
+            .ldap
+            .as_ref()
+            .ok_or_else(|| AppError::NotFound("No directory is set up.".into()))?;
+        let outcome = directory.authenticate(login, password).await;
+        self.audit(
+            Some(who),
+            "sso.try",
+            Some(format!("ldap {login}")),
+            Some(client),
+            if outcome.is_ok() { "ok" } else { "failed" },
+        )
+        .await;
+        match outcome {
+            Ok(identity) => Ok(crate::auth::external::try_report(
+                &identity,
+                &directory.config.mapping,
+                vec![],
+            )),
+            Err(refusal) => Err(AppError::Refused(format!(
+                "The directory did not sign {login} in: {refusal}."
+            ))),
+        }
     }
 
     fn sign_in_options(&self) -> app::domain::SignInChoices {

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod consultations;
 pub mod messaging;
 pub mod queues;
+pub mod sign_in_admin;
 pub mod translators;
 pub mod users;
 pub mod webhooks;

@@ -46,6 +46,7 @@ where
                                             <a href="/admin/messages">"Messages"</a>
                                             <a href="/admin/api-keys">"API keys"</a>
                                             <a href="/admin/webhooks">"Webhooks"</a>
+                                            <a href="/admin/sign-in">"Sign-in"</a>
                                             <a href="/admin/audit">"Audit log"</a>
                                         </Show>
                                         <a href="/account/password">"My password"</a>

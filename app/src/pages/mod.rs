@@ -12,6 +12,8 @@ pub mod admin_messaging;
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_queues;
 #[cfg(any(feature = "ssr", feature = "staff"))]
+pub mod admin_sign_in;
+#[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_translators;
 #[cfg(any(feature = "ssr", feature = "staff"))]
 pub mod admin_users;

@@ -108,6 +108,17 @@ pub trait Accounts: Send + Sync {
         filter: &crate::domain::AuditFilter,
         client: &ClientInfo,
     ) -> Result<Vec<crate::domain::AuditEvent>, AppError>;
+    /// Every configured way to sign in, for the administrators' console.
+    fn sign_in_methods(&self) -> Vec<crate::domain::SignInMethodInfo>;
+    /// "Try sign-in" against the directory: what it says about `login`
+    /// and what Visita would make of it; nobody is signed in.
+    async fn try_directory(
+        &self,
+        who: &Principal,
+        login: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<Vec<(String, String)>, AppError>;
     /// The sign-in page's ways in besides the password form.
     fn sign_in_options(&self) -> crate::domain::SignInChoices;
     async fn list_users(&self, actor: &Principal) -> Result<Vec<UserSummary>, AppError>;

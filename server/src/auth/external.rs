@@ -120,6 +120,63 @@ impl RoleMapping {
     }
 }
 
+impl Mapped {
+    /// In words, for "try login".
+    pub fn describe(&self) -> String {
+        let names = |roles: &[Role]| {
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Mapped::Managed { roles, queues } if queues.is_empty() => {
+                format!("signs in as {}", names(roles))
+            }
+            Mapped::Managed { roles, queues } => {
+                format!(
+                    "signs in as {}, in the queues {}",
+                    names(roles),
+                    queues.join(", ")
+                )
+            }
+            Mapped::Unmanaged { new_account_roles } if new_account_roles.is_empty() => {
+                "signs in to an existing account with its roles; no account is made".into()
+            }
+            Mapped::Unmanaged { new_account_roles } => format!(
+                "signs in to an existing account with its roles; a new account gets {}",
+                names(new_account_roles)
+            ),
+            Mapped::NoRole => "refused: in none of the groups the role map names".into(),
+        }
+    }
+}
+
+/// What "try login" shows about a person a method vouched for.
+pub fn try_report(
+    identity: &ExternalIdentity,
+    mapping: &RoleMapping,
+    received: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let mut lines = vec![
+        ("Method".to_string(), identity.method.clone()),
+        ("Subject".to_string(), identity.subject.clone()),
+        ("Email".to_string(), identity.email.clone()),
+        (
+            "Name".to_string(),
+            identity.name.clone().unwrap_or_default(),
+        ),
+        ("Groups".to_string(), identity.groups.join(", ")),
+        (
+            "In Visita".to_string(),
+            mapping.map(&identity.groups).describe(),
+        ),
+    ];
+    lines.extend(received);
+    lines
+}
+
 fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
     text.split([';', '\n'])
         .map(str::trim)

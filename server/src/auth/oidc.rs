@@ -89,6 +89,10 @@ pub struct PendingOidc {
     state: String,
     nonce: String,
     verifier: String,
+    /// Set when an administrator is trying the provider ("try login"):
+    /// their email; the answer is shown, no session is opened.
+    #[serde(default)]
+    pub try_by: Option<String>,
 }
 
 /// Why a sign-in through a provider failed (said to the person, audited).
@@ -180,6 +184,11 @@ impl OidcProvider {
         })
     }
 
+    /// What to register at the provider as the redirect URI.
+    pub fn redirect_uri(&self) -> String {
+        self.redirect.as_str().to_string()
+    }
+
     pub fn method(&self) -> String {
         format!("oidc:{}", self.config.id)
     }
@@ -258,6 +267,7 @@ impl OidcProvider {
                 state: state.secret().clone(),
                 nonce: nonce.secret().clone(),
                 verifier: verifier.secret().clone(),
+                try_by: None,
             },
         ))
     }

@@ -5,14 +5,14 @@
 //! why not; `GET /auth/saml/metadata` is Visita's metadata for the
 //! provider's administrators.
 
-use super::sso::page;
+use super::sso::{StartQuery, page, tried, trying_admin};
 use crate::auth::saml::{MAX_RESPONSE_CHARS, SamlRefusal, SamlSp};
 use crate::auth::token;
 use crate::db::SsoFlowRow;
 use crate::state::AppState;
 use app::ssr::{ClientInfo, CookieUpdate};
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -46,9 +46,17 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
 pub async fn start(
     State(state): State<AppState>,
     client: Option<Extension<ClientInfo>>,
+    session: Option<Extension<app::ssr::CurrentSession>>,
+    query: Query<StartQuery>,
 ) -> Response {
     let Some(saml) = state.accounts.saml() else {
         return not_set_up();
+    };
+    // "Try login": the flow remembers the administrator (the answer comes
+    // back as a cross-site post, without their session cookie).
+    let try_by = match trying_admin(&query, session.as_ref()) {
+        Ok(try_by) => try_by.unwrap_or_default(),
+        Err(refused) => return refused.into_response(),
     };
     let client = client.map(|Extension(c)| c).unwrap_or_default();
     let (location, request_id) = match saml.start().await {
@@ -57,7 +65,7 @@ pub async fn start(
     };
     let row = SsoFlowRow {
         method: METHOD.into(),
-        data: String::new(),
+        data: try_by,
         expires_at: chrono::Utc::now() + chrono::Duration::minutes(FLOW_MINUTES),
     };
     if let Err(error) = state
@@ -103,10 +111,20 @@ pub async fn acs(
         }
         Err(_) => None,
     };
-    let person = match check(&state, &saml, encoded).await {
-        Ok(person) => person,
+    let (person, try_by) = match check(&state, &saml, encoded).await {
+        Ok(checked) => checked,
         Err(refusal) => return refused(&state, &saml, refusal, &client).await,
     };
+    if let Some(admin) = try_by {
+        let received = person
+            .attributes
+            .iter()
+            .map(|(name, values)| (format!("attribute {name}"), values.join(", ")))
+            .collect();
+        let report =
+            crate::auth::external::try_report(&person.identity, &saml.config.mapping, received);
+        return tried(&state, &admin, METHOD, report, &client).await;
+    }
     match state
         .accounts
         .sign_in_external(
@@ -144,7 +162,7 @@ async fn check(
     state: &AppState,
     saml: &SamlSp,
     encoded: Option<String>,
-) -> Result<crate::auth::saml::SamlPerson, SamlRefusal> {
+) -> Result<(crate::auth::saml::SamlPerson, Option<String>), SamlRefusal> {
     let encoded = encoded
         .filter(|e| !e.is_empty())
         .ok_or(SamlRefusal::Malformed)?;
@@ -156,6 +174,7 @@ async fn check(
         .decode(compact)
         .map_err(|_| SamlRefusal::Malformed)?;
     let xml = String::from_utf8(bytes).map_err(|_| SamlRefusal::Malformed)?;
+    let mut try_by = None;
     let request_id = match SamlSp::claimed_request(&xml) {
         Some(id) => {
             let taken = state
@@ -168,7 +187,10 @@ async fn check(
                 })?
                 .filter(|row| row.method == METHOD);
             match taken {
-                Some(_) => Some(id),
+                Some(row) => {
+                    try_by = Some(row.data).filter(|admin| !admin.is_empty());
+                    Some(id)
+                }
                 // Unsolicited answers are taken only when allowed.
                 None if saml.config.allow_idp_initiated => None,
                 None => return Err(SamlRefusal::UnknownRequest),
@@ -191,7 +213,7 @@ async fn check(
     if !fresh {
         return Err(SamlRefusal::Replayed);
     }
-    Ok(person)
+    Ok((person, try_by))
 }
 
 async fn refused(

@@ -21,10 +21,48 @@ use std::sync::Arc;
 /// How long a person may spend at the provider before the answer is stale.
 const FLOW_MINUTES: i64 = 10;
 
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    /// "Try login" by an administrator: show what comes back, sign nobody in.
+    #[serde(rename = "try", default)]
+    try_only: Option<String>,
+}
+
+/// Someone not signed in as an administrator asked to try a method.
+pub struct NotAnAdmin;
+
+impl IntoResponse for NotAnAdmin {
+    fn into_response(self) -> Response {
+        page(
+            StatusCode::FORBIDDEN,
+            "Only a signed-in administrator can try a sign-in method.",
+        )
+    }
+}
+
+/// The administrator asking to try a method (`try` in the query), `None`
+/// for an ordinary sign-in, or the page refusing anyone else.
+pub fn trying_admin(
+    query: &Query<StartQuery>,
+    session: Option<&Extension<app::ssr::CurrentSession>>,
+) -> Result<Option<String>, NotAnAdmin> {
+    if query.try_only.is_none() {
+        return Ok(None);
+    }
+    match session {
+        Some(Extension(s)) if s.principal.has_role(app::domain::Role::Admin) => {
+            Ok(Some(s.principal.email.clone()))
+        }
+        _ => Err(NotAnAdmin),
+    }
+}
+
 pub async fn oidc_start(
     State(state): State<AppState>,
     Path(id): Path<String>,
     client: Option<Extension<ClientInfo>>,
+    session: Option<Extension<app::ssr::CurrentSession>>,
+    query: Query<StartQuery>,
 ) -> Response {
     let Some(provider) = state.accounts.oidc_provider(&id) else {
         return page(
@@ -32,11 +70,16 @@ pub async fn oidc_start(
             "This sign-in method is not set up on this server.",
         );
     };
+    let try_by = match trying_admin(&query, session.as_ref()) {
+        Ok(try_by) => try_by,
+        Err(refused) => return refused.into_response(),
+    };
     let client = client.map(|Extension(c)| c).unwrap_or_default();
-    let (location, pending) = match provider.start().await {
+    let (location, mut pending) = match provider.start().await {
         Ok(started) => started,
         Err(refusal) => return refused(&state, &provider, refusal, &client).await,
     };
+    pending.try_by = try_by;
     let secret = token::generate();
     let row = SsoFlowRow {
         method: provider.method(),
@@ -92,6 +135,7 @@ pub async fn oidc_callback(
     let client = client.map(|Extension(c)| c).unwrap_or_default();
     let flow_cookie = SessionCookie::sso(state.config.is_https());
     let pending = take_pending(&state, &provider, flow_cookie.read(&headers)).await;
+    let try_by = pending.as_ref().ok().and_then(|p| p.try_by.clone());
     let outcome = match (pending, query) {
         (Err(refusal), _) => Err(refusal),
         (_, Err(_)) => Err(OidcRefusal::Malformed),
@@ -112,6 +156,16 @@ pub async fn oidc_callback(
         Ok(person) => person,
         Err(refusal) => return refused(&state, &provider, refusal, &client).await,
     };
+    if let Some(admin) = try_by {
+        let received = person
+            .claims
+            .iter()
+            .map(|(k, v)| (format!("claim {k}"), v.to_string()))
+            .collect();
+        let report =
+            crate::auth::external::try_report(&person.identity, &provider.config.mapping, received);
+        return tried(&state, &admin, &provider.method(), report, &client).await;
+    }
     match state
         .accounts
         .sign_in_external(
@@ -205,12 +259,64 @@ fn signed_in(session: String, clear_flow: String) -> Response {
     response
 }
 
+/// "Try login": what the method said and what Visita would make of it, for
+/// the administrator who tried (audited; nobody is signed in).
+pub async fn tried(
+    state: &AppState,
+    admin: &str,
+    method: &str,
+    report: Vec<(String, String)>,
+    client: &ClientInfo,
+) -> Response {
+    state
+        .db
+        .audit_or_log(crate::db::AuditEntry {
+            actor_key: None,
+            actor_email: Some(admin.to_string()),
+            action: "sso.try",
+            target: Some(method.to_string()),
+            ip: client.ip.map(|ip| ip.to_string()),
+            outcome: "ok",
+            actor_participant: None,
+        })
+        .await;
+    let rows: String = report
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect();
+    (
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Try sign-in — Visita</title><link rel=\"stylesheet\" href=\"/pkg/visita.css\"></head>\
+             <body><main id=\"main\"><h1>Try sign-in: {}</h1>\
+             <p class=\"lead\">What the sign-in method sent, and what Visita would do with it. Nobody was signed in.</p>\
+             <table class=\"list\" data-testid=\"try-report\"><tbody>{rows}</tbody></table>\
+             <p><a class=\"button\" href=\"/admin/sign-in\">Back to the sign-in methods</a></p></main></body></html>",
+            escape(method)
+        )),
+    )
+        .into_response()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// A plain page saying why, with the way back to the sign-in page.
 pub fn page(status: StatusCode, message: &str) -> Response {
-    let message = message
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let message = escape(message);
     (
         status,
         [(header::CACHE_CONTROL, "no-store")],
