@@ -7,6 +7,52 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
 #[tokio::test]
+async fn an_admin_password_alone_opens_no_session_when_a_second_step_is_required() {
+    let (app, _) = app_with(&[("VISITA_TOTP_ADMINS", "required")]).await;
+    let body = format!(
+        "email=admin%40h.org&password={}",
+        ADMIN_PASSWORD.replace(' ', "+")
+    );
+    let (status, headers, text) = send(&app, form("/api/login", &body, None)).await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status} {text}"
+    );
+    let cookies: Vec<&str> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert!(
+        cookies.iter().any(|c| c.starts_with("visita_2fa=")),
+        "{cookies:?}"
+    );
+    assert!(
+        !cookies.iter().any(|c| c.starts_with("visita_session=")),
+        "{cookies:?}"
+    );
+    let location = headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(location, "/login/setup", "{headers:?}");
+    // The pending sign-in's cookie is no session.
+    let pending = cookies[0].split(';').next().unwrap();
+    let dashboard = Request::get("/")
+        .header(header::COOKIE, pending)
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(&app, dashboard).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/login");
+    // A code that is not the authenticator's is refused, in words.
+    let (status, _, text) = send(&app, form("/api/login/code", "code=000000", Some(pending))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("not right"), "{text}");
+}
+
+#[tokio::test]
 async fn health_reports_the_database() {
     let (app, _) = app().await;
     let (status, _, body) = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
