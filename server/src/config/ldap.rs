@@ -1,7 +1,6 @@
 //! The keys of sign-in against a directory (LDAP, Active Directory).
 
 use super::{ConfigError, Secret, Sources};
-use crate::auth::external::RoleMapping;
 use crate::auth::ldap::{GroupSearch, LdapConfig};
 
 pub(super) fn parse(src: &Sources) -> Result<Option<LdapConfig>, ConfigError> {
@@ -63,23 +62,15 @@ pub(super) fn parse(src: &Sources) -> Result<Option<LdapConfig>, ConfigError> {
             ));
         }
     };
-    let mapping = RoleMapping {
-        roles: RoleMapping::parse_roles(&text("ldap_role_map").unwrap_or_default())
-            .map_err(|e| src.error("ldap_role_map", e))?,
-        queues: RoleMapping::parse_queues(&text("ldap_queue_map").unwrap_or_default())
-            .map_err(|e| src.error("ldap_queue_map", e))?,
-        default_roles: RoleMapping::parse_role_list(
-            &text("ldap_default_roles").unwrap_or_default(),
-        )
-        .map_err(|e| src.error("ldap_default_roles", e))?,
-        create_accounts: flag("ldap_create_accounts")?,
-    };
-    if mapping.create_accounts && mapping.roles.is_empty() && mapping.default_roles.is_empty() {
-        return Err(src.error(
-            "ldap_create_accounts",
-            "is true, but neither VISITA_LDAP_ROLE_MAP nor VISITA_LDAP_DEFAULT_ROLES says which roles new accounts get".into(),
-        ));
-    }
+    let mapping = super::mapping::parse(
+        src,
+        super::mapping::MappingKeys {
+            roles: "ldap_role_map",
+            queues: "ldap_queue_map",
+            default_roles: "ldap_default_roles",
+            create_accounts: "ldap_create_accounts",
+        },
+    )?;
     Ok(Some(LdapConfig {
         starttls: flag("ldap_starttls")?,
         url,

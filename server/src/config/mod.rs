@@ -5,6 +5,7 @@
 
 pub mod fhir;
 mod ldap;
+mod mapping;
 mod notify;
 mod oidc;
 mod portal;

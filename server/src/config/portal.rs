@@ -1,7 +1,6 @@
 //! The keys of sign-in from the hospital's portal (a signed JWT).
 
 use super::{ConfigError, Secret, Sources};
-use crate::auth::external::RoleMapping;
 use crate::auth::portal::{PortalConfig, PortalKey};
 use jsonwebtoken::Algorithm;
 
@@ -84,36 +83,16 @@ pub(super) fn parse(src: &Sources) -> Result<Option<PortalConfig>, ConfigError> 
         email_claim: text("portal_jwt_email_claim").unwrap_or_else(|| "email".into()),
         name_claim: text("portal_jwt_name_claim").unwrap_or_else(|| "name".into()),
         groups_claim: text("portal_jwt_groups_claim").unwrap_or_else(|| "groups".into()),
-        mapping: RoleMapping {
-            roles: RoleMapping::parse_roles(&text("portal_jwt_role_map").unwrap_or_default())
-                .map_err(|e| src.error("portal_jwt_role_map", e))?,
-            queues: RoleMapping::parse_queues(&text("portal_jwt_queue_map").unwrap_or_default())
-                .map_err(|e| src.error("portal_jwt_queue_map", e))?,
-            default_roles: RoleMapping::parse_role_list(
-                &text("portal_jwt_default_roles").unwrap_or_default(),
-            )
-            .map_err(|e| src.error("portal_jwt_default_roles", e))?,
-            create_accounts: match text("portal_jwt_create_accounts").as_deref() {
-                None | Some("false") => false,
-                Some("true") => true,
-                Some(other) => {
-                    return Err(src.error(
-                        "portal_jwt_create_accounts",
-                        format!("{other:?} is not true or false"),
-                    ));
-                }
+        mapping: super::mapping::parse(
+            src,
+            super::mapping::MappingKeys {
+                roles: "portal_jwt_role_map",
+                queues: "portal_jwt_queue_map",
+                default_roles: "portal_jwt_default_roles",
+                create_accounts: "portal_jwt_create_accounts",
             },
-        },
+        )?,
     };
-    if config.mapping.create_accounts
-        && config.mapping.roles.is_empty()
-        && config.mapping.default_roles.is_empty()
-    {
-        return Err(src.error(
-            "portal_jwt_create_accounts",
-            "is true, but neither VISITA_PORTAL_JWT_ROLE_MAP nor VISITA_PORTAL_JWT_DEFAULT_ROLES says which roles new accounts get".into(),
-        ));
-    }
     // The key is checked now: a wrong file stops the server with its name.
     crate::auth::portal::PortalJwt::new(config.clone())
         .map_err(|e| src.error("portal_jwt_public_key_file", e))?;

@@ -1,7 +1,6 @@
 //! The keys of sign-in through a SAML 2.0 identity provider.
 
 use super::{ConfigError, Sources};
-use crate::auth::external::RoleMapping;
 use crate::auth::saml::{IdpMetadataSource, SamlConfig};
 
 pub(super) fn parse(src: &Sources) -> Result<Option<SamlConfig>, ConfigError> {
@@ -69,23 +68,15 @@ pub(super) fn parse(src: &Sources) -> Result<Option<SamlConfig>, ConfigError> {
             None => defaults.iter().map(|s| s.to_string()).collect(),
         }
     };
-    let mapping = RoleMapping {
-        roles: RoleMapping::parse_roles(&text("saml_role_map").unwrap_or_default())
-            .map_err(|e| src.error("saml_role_map", e))?,
-        queues: RoleMapping::parse_queues(&text("saml_queue_map").unwrap_or_default())
-            .map_err(|e| src.error("saml_queue_map", e))?,
-        default_roles: RoleMapping::parse_role_list(
-            &text("saml_default_roles").unwrap_or_default(),
-        )
-        .map_err(|e| src.error("saml_default_roles", e))?,
-        create_accounts: flag("saml_create_accounts")?,
-    };
-    if mapping.create_accounts && mapping.roles.is_empty() && mapping.default_roles.is_empty() {
-        return Err(src.error(
-            "saml_create_accounts",
-            "is true, but neither VISITA_SAML_ROLE_MAP nor VISITA_SAML_DEFAULT_ROLES says which roles new accounts get".into(),
-        ));
-    }
+    let mapping = super::mapping::parse(
+        src,
+        super::mapping::MappingKeys {
+            roles: "saml_role_map",
+            queues: "saml_queue_map",
+            default_roles: "saml_default_roles",
+            create_accounts: "saml_create_accounts",
+        },
+    )?;
     Ok(Some(SamlConfig {
         label: text("saml_label").unwrap_or_else(|| "Sign in with your organisation".into()),
         metadata,
