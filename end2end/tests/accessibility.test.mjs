@@ -4,11 +4,9 @@
 // accessibility fault found by axe-core (labels, contrast, roles, landmarks).
 
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { createStaff, hydrated, launchBrowser, signIn, startVisita } from './support.mjs';
+import { createStaff, hydrated, launchBrowser, seriousFaults, signIn, startVisita } from './support.mjs';
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const DOCTOR = { email: 'dr.a11y@clinic.test', name: 'Dr Ana Lima', role: 'doctor', password: 'doctor password 12345' };
 
 let visita;
@@ -24,15 +22,6 @@ after(async () => {
   await browser?.close();
   await visita?.stop();
 });
-
-/** axe-core's serious and critical findings on the current page. */
-async function seriousFaults(page) {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
 
 async function fitsTheScreen(page) {
   return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { signInAtProvider, startOidcProvider } from '../oidc/provider.mjs';
-import { ADMIN, freePort, launchBrowser, signIn, startVisita } from './support.mjs';
+import { ADMIN, freePort, launchBrowser, seriousFaults, signIn, startVisita } from './support.mjs';
 
 let visita;
 let browser;
@@ -78,6 +78,7 @@ test('the sign-in page offers each provider', async () => {
   assert.equal(await buttons.first().getAttribute('href'), '/auth/oidc/hospital');
   // The password form is still there.
   assert.equal(await page.getByLabel('Email address').count(), 1);
+  assert.deepEqual(await seriousFaults(page), [], 'the sign-in page has no serious accessibility fault');
   await page.context().close();
 });
 
@@ -201,6 +202,7 @@ test('an administrator tries a provider from the console: what it sent and the r
   await page.goto(`${visita.url}/admin/sign-in`);
   const cards = page.getByTestId('sign-in-method');
   assert.deepEqual(await cards.evaluateAll((els) => els.map((e) => e.dataset.kind)), ['Password', 'OpenID Connect', 'OpenID Connect']);
+  assert.deepEqual(await seriousFaults(page), [], 'the sign-in methods page has no serious accessibility fault');
   const hospitalCard = cards.filter({ hasText: 'hospital' });
   assert.match(await hospitalCard.innerText(), /visita-doctors → doctor/);
   assert.match(await hospitalCard.innerText(), new RegExp(`${visita.url}/auth/oidc/hospital/callback`));

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { ADMIN, hydrated, launchBrowser, runVisita, signIn, startVisita } from './support.mjs';
+import { ADMIN, hydrated, launchBrowser, runVisita, seriousFaults, signIn, startVisita } from './support.mjs';
 
 let visita;
 let browser;
@@ -63,6 +63,7 @@ test("an admin's first sign-in sets up an authenticator; its first code opens th
   await page.waitForURL(`${visita.url}/login/setup`);
   assert.equal(await page.locator('figure.qr svg').count(), 1, 'a QR code');
   secret = (await page.getByTestId('totp-secret').innerText()).trim();
+  assert.deepEqual(await seriousFaults(page), [], 'the set-up page has no serious accessibility fault');
   assert.match(secret, /^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/);
   // The dashboard stays closed until the code.
   const dashboard = await (await page.context().newPage()).goto(`${visita.url}/`);
@@ -96,6 +97,7 @@ test('the next sign-in asks for a code; a used code is refused, a fresh one sign
   const page = await (await browser.newContext()).newPage();
   await passwordStep(page);
   await page.waitForURL(`${visita.url}/login/code`);
+  assert.deepEqual(await seriousFaults(page), [], 'the code page has no serious accessibility fault');
   // The set-up just used the code of this step.
   const used = await typeCode(page, totp(secret));
   if (used.status() === 422) await page.getByText('already used').waitFor();
