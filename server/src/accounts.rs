@@ -498,6 +498,18 @@ impl AccountService {
         Ok(cookie)
     }
 
+    /// An account as it is now (after the provider's groups changed it).
+    async fn fresh_user(&self, key: &str) -> Result<UserRow, ExternalRefusal> {
+        match self.db.user_by_key(key).await {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(ExternalRefusal::Internal),
+            Err(error) => {
+                tracing::error!(%error, "single sign-on: database error");
+                Err(ExternalRefusal::Internal)
+            }
+        }
+    }
+
     /// The account a vouched-for person signs in to, created or brought in
     /// line with the provider's groups as the mapping says.
     async fn external_account(
@@ -549,26 +561,12 @@ impl AccountService {
                         .await
                         .map_err(db_error)?;
                     if user.roles != roles {
-                        self.audit(
-                            None,
-                            "user.roles",
-                            Some(format!(
-                                "{} {} from {}",
-                                user.email,
-                                roles.join(","),
-                                identity.method
-                            )),
-                            None,
-                            "ok",
-                        )
-                        .await;
+                        let target = granted(&user.email, &roles, identity);
+                        self.audit(None, "user.roles", Some(target), None, "ok")
+                            .await;
                     }
                 }
-                self.db
-                    .user_by_key(&user.key())
-                    .await
-                    .map_err(db_error)?
-                    .ok_or(ExternalRefusal::Internal)?
+                self.fresh_user(&user.key()).await?
             }
             (None, mapped) => {
                 let (roles, names) = match mapped {
@@ -595,24 +593,10 @@ impl AccountService {
                         .await
                         .map_err(db_error)?;
                 }
-                self.audit(
-                    None,
-                    "user.create",
-                    Some(format!(
-                        "{} {} from {}",
-                        created.email,
-                        roles.join(","),
-                        identity.method
-                    )),
-                    None,
-                    "ok",
-                )
-                .await;
-                self.db
-                    .user_by_key(&created.key())
-                    .await
-                    .map_err(db_error)?
-                    .ok_or(ExternalRefusal::Internal)?
+                let target = granted(&created.email, &roles, identity);
+                self.audit(None, "user.create", Some(target), None, "ok")
+                    .await;
+                self.fresh_user(&created.key()).await?
             }
         };
         self.db
@@ -621,6 +605,11 @@ impl AccountService {
             .map_err(db_error)?;
         Ok(user)
     }
+}
+
+/// The audit trail's words for roles a provider gave an account.
+fn granted(email: &str, roles: &[String], identity: &ExternalIdentity) -> String {
+    format!("{email} {} from {}", roles.join(","), identity.method)
 }
 
 /// How long a password sign-in waits for its second step.

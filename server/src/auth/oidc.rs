@@ -280,7 +280,7 @@ impl OidcProvider {
         code: &str,
         state: &str,
     ) -> Result<OidcPerson, OidcRefusal> {
-        if !constant_time_eq(state.as_bytes(), pending.state.as_bytes()) {
+        if !crate::auth::token::constant_time_eq(state.as_bytes(), pending.state.as_bytes()) {
             return Err(OidcRefusal::WrongState);
         }
         if code.is_empty() || code.len() > 4096 {
@@ -447,10 +447,6 @@ fn jwt_payload(token: &str) -> Option<Map<String, Value>> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -483,8 +479,8 @@ mod tests {
         );
         assert_eq!(jwt_payload(&token).unwrap()["sub"], "x");
         assert!(jwt_payload("nope").is_none());
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(crate::auth::token::constant_time_eq(b"abc", b"abc"));
+        assert!(!crate::auth::token::constant_time_eq(b"abc", b"abd"));
+        assert!(!crate::auth::token::constant_time_eq(b"abc", b"ab"));
     }
 }

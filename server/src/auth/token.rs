@@ -5,6 +5,12 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+/// Whether two secrets (signatures, codes, states) are equal, in a time
+/// that does not tell how much of them matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A fresh secret as 64 hex characters.
 pub fn generate() -> String {
     let mut bytes = [0u8; 32];

@@ -54,11 +54,9 @@ pub fn verify(secret: &[u8], code: &str, now_step: u64, last_used: Option<u64>) 
     (-WINDOW..=WINDOW)
         .filter_map(|delta| now_step.checked_add_signed(delta))
         .filter(|step| last_used.is_none_or(|last| *step > last))
-        .find(|step| constant_time_eq(code_at(secret, *step).as_bytes(), code.as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        .find(|step| {
+            crate::auth::token::constant_time_eq(code_at(secret, *step).as_bytes(), code.as_bytes())
+        })
 }
 
 /// RFC 4648 base32 without padding: how authenticator apps take secrets.

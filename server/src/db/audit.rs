@@ -62,6 +62,22 @@ impl AuditEntry {
         }
     }
 
+    /// An event by someone not (yet) known: a refused sign-in.
+    pub fn anonymous(
+        action: &'static str,
+        target: String,
+        client: &app::ssr::ClientInfo,
+        outcome: &'static str,
+    ) -> Self {
+        Self {
+            action,
+            target: Some(target),
+            ip: client.ip.map(|ip| ip.to_string()),
+            outcome,
+            ..Self::default()
+        }
+    }
+
     /// An event by an API key (the REST API, FHIR, webhooks' management).
     pub fn by_api_key(
         key: &str,

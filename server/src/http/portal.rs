@@ -2,13 +2,13 @@
 //! token opens a staff session and goes to the dashboard; any other answer
 //! is a plain page saying why, with a way to sign in by password.
 
-use super::sso::page;
+use super::sso::{page, signed_in};
 use crate::state::AppState;
 use app::ssr::{ClientInfo, CookieUpdate};
 use axum::Extension;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -35,15 +35,7 @@ pub async fn sign_in(
         .sign_in_with_portal(portal, &token, &client)
         .await
     {
-        Ok(CookieUpdate(cookie)) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::SET_COOKIE, cookie),
-                (header::LOCATION, "/".to_string()),
-                (header::CACHE_CONTROL, "no-store".to_string()),
-            ],
-        )
-            .into_response(),
+        Ok(CookieUpdate(cookie)) => signed_in([cookie]),
         Err(refusal) => page(
             StatusCode::UNAUTHORIZED,
             &format!(

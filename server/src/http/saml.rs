@@ -5,7 +5,7 @@
 //! why not; `GET /auth/saml/metadata` is Visita's metadata for the
 //! provider's administrators.
 
-use super::sso::{StartQuery, page, tried, trying_admin};
+use super::sso::{StartQuery, page, signed_in, tried, trying_admin};
 use crate::auth::saml::{MAX_RESPONSE_CHARS, SamlRefusal, SamlSp};
 use crate::auth::token;
 use crate::db::SsoFlowRow;
@@ -121,9 +121,8 @@ pub async fn acs(
             .iter()
             .map(|(name, values)| (format!("attribute {name}"), values.join(", ")))
             .collect();
-        let report =
-            crate::auth::external::try_report(&person.identity, &saml.config.mapping, received);
-        return tried(&state, &admin, METHOD, report, &client).await;
+        let mapping = &saml.config.mapping;
+        return tried(&state, &admin, &person.identity, mapping, received, &client).await;
     }
     match state
         .accounts
@@ -136,15 +135,7 @@ pub async fn acs(
         )
         .await
     {
-        Ok(CookieUpdate(session)) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::SET_COOKIE, session),
-                (header::LOCATION, "/".to_string()),
-                (header::CACHE_CONTROL, "no-store".to_string()),
-            ],
-        )
-            .into_response(),
+        Ok(CookieUpdate(session)) => signed_in([session]),
         Err(refusal) => page(
             StatusCode::FORBIDDEN,
             &format!(
@@ -224,15 +215,12 @@ async fn refused(
 ) -> Response {
     state
         .db
-        .audit_or_log(crate::db::AuditEntry {
-            actor_key: None,
-            actor_email: None,
-            action: "login.saml",
-            target: Some(format!("saml: {}", refusal.code())),
-            ip: client.ip.map(|ip| ip.to_string()),
-            outcome: "denied",
-            actor_participant: None,
-        })
+        .audit_or_log(crate::db::AuditEntry::anonymous(
+            "login.saml",
+            format!("saml: {}", refusal.code()),
+            client,
+            "denied",
+        ))
         .await;
     let status = match refusal {
         SamlRefusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

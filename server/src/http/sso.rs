@@ -6,6 +6,7 @@
 //! counts in the browser that started it, once.
 
 use crate::auth::cookie::SessionCookie;
+use crate::auth::external::{ExternalIdentity, RoleMapping, try_report};
 use crate::auth::oidc::{OidcProvider, OidcRefusal, PendingOidc};
 use crate::auth::token;
 use crate::db::SsoFlowRow;
@@ -162,9 +163,8 @@ pub async fn oidc_callback(
             .iter()
             .map(|(k, v)| (format!("claim {k}"), v.to_string()))
             .collect();
-        let report =
-            crate::auth::external::try_report(&person.identity, &provider.config.mapping, received);
-        return tried(&state, &admin, &provider.method(), report, &client).await;
+        let mapping = &provider.config.mapping;
+        return tried(&state, &admin, &person.identity, mapping, received, &client).await;
     }
     match state
         .accounts
@@ -177,7 +177,7 @@ pub async fn oidc_callback(
         )
         .await
     {
-        Ok(CookieUpdate(session)) => signed_in(session, flow_cookie.clear()),
+        Ok(CookieUpdate(session)) => signed_in([session, flow_cookie.clear()]),
         Err(refusal) => page(
             StatusCode::FORBIDDEN,
             &format!(
@@ -219,15 +219,12 @@ async fn refused(
 ) -> Response {
     state
         .db
-        .audit_or_log(crate::db::AuditEntry {
-            actor_key: None,
-            actor_email: None,
-            action: "login.oidc",
-            target: Some(format!("{}: {}", provider.method(), refusal.code())),
-            ip: client.ip.map(|ip| ip.to_string()),
-            outcome: "denied",
-            actor_participant: None,
-        })
+        .audit_or_log(crate::db::AuditEntry::anonymous(
+            "login.oidc",
+            format!("{}: {}", provider.method(), refusal.code()),
+            client,
+            "denied",
+        ))
         .await;
     let status = match refusal {
         OidcRefusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -242,7 +239,9 @@ async fn refused(
     )
 }
 
-fn signed_in(session: String, clear_flow: String) -> Response {
+/// Signed in: on to the dashboard with these cookies (the session, and any
+/// that clear a sign-in under way).
+pub fn signed_in(cookies: impl IntoIterator<Item = String>) -> Response {
     let mut response = (
         StatusCode::SEE_OTHER,
         [
@@ -251,7 +250,7 @@ fn signed_in(session: String, clear_flow: String) -> Response {
         ],
     )
         .into_response();
-    for cookie in [session, clear_flow] {
+    for cookie in cookies {
         if let Ok(value) = cookie.parse() {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
@@ -264,20 +263,18 @@ fn signed_in(session: String, clear_flow: String) -> Response {
 pub async fn tried(
     state: &AppState,
     admin: &str,
-    method: &str,
-    report: Vec<(String, String)>,
+    identity: &ExternalIdentity,
+    mapping: &RoleMapping,
+    received: Vec<(String, String)>,
     client: &ClientInfo,
 ) -> Response {
+    let method = identity.method.as_str();
+    let report = try_report(identity, mapping, received);
     state
         .db
         .audit_or_log(crate::db::AuditEntry {
-            actor_key: None,
             actor_email: Some(admin.to_string()),
-            action: "sso.try",
-            target: Some(method.to_string()),
-            ip: client.ip.map(|ip| ip.to_string()),
-            outcome: "ok",
-            actor_participant: None,
+            ..crate::db::AuditEntry::anonymous("sso.try", method.to_string(), client, "ok")
         })
         .await;
     let rows: String = report

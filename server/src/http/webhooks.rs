@@ -68,14 +68,10 @@ fn verified(
         .collect();
     let url = format!("{}{path}", state.config.public_url);
     let expected = twilio_signature(token.expose(), &url, &params);
-    if !constant_time_eq(expected.as_bytes(), signature.trim().as_bytes()) {
+    if !crate::auth::token::constant_time_eq(expected.as_bytes(), signature.trim().as_bytes()) {
         return Err(refuse(Refusal::WrongSignature));
     }
     Ok(params)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
